@@ -1,0 +1,58 @@
+# modelops developer entry points. `make demo` runs the product end to end; `make test` runs every tier.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CACHE ?= $(HOME)/.cache/modelops
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+export PIP_CACHE_DIR := $(CACHE)/pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+
+.PHONY: help install lint format test test-unit test-integration test-e2e demo demo-down sync-crds cluster-down
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv and install modelops with every extra (idempotent)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[server,operator,export,sign,dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+lint: install ## ruff (format + lint), mypy --strict, import-linter contracts
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+format: install ## apply ruff's formatting and fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint test-unit test-integration test-e2e ## lint, then unit -> integration -> e2e
+
+test-unit: install ## unit tier: no cluster
+	$(PY) -m pytest tests/unit -q
+
+test-integration: install ## integration tier: a real etcd + kube-apiserver on loopback
+	hack/localkube build
+	$(PY) -m pytest tests/integration -q
+
+test-e2e: install ## e2e tier: the real local cluster with real pods
+	hack/localkube up
+	$(PY) -m pytest tests/e2e -q
+
+demo: install ## the whole product on a local cluster, rollback included
+	hack/demo up
+
+demo-down: ## remove the demo (the cluster stays; `hack/localkube down` stops it)
+	hack/demo down
+
+cluster-down: ## stop the local cluster
+	hack/localkube down
+
+sync-crds: ## copy crds/ into the Helm chart (a test keeps them identical)
+	mkdir -p charts/modelops/crds && cp crds/*.yaml charts/modelops/crds/
