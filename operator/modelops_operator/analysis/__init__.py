@@ -1,0 +1,15 @@
+"""Metric analysis of a rolled-out model version: error rate and p99 latency against thresholds (issue 8).
+
+Pure code plus one thin I/O module: `samples` (parse the server's /metrics), `window` (per-pod counter
+increases over the window), `quantile` (p99 from histogram buckets), `decision` (the verdict),
+`progress` (the `status.analysis` JSON), `step` (one analysis step), plus `scrape` (pod proxy or
+Prometheus) and `hooks` (`collect` and `judge`, the two calls `promotion.py` makes). The last two need
+the Kubernetes client, so they are imported on their own: `from modelops_operator.analysis import hooks`.
+"""
+
+from .decision import Figures, Phase, Thresholds
+from .progress import AnalysisProgress
+from .samples import Snapshot
+from .step import Scraper, run_step
+
+__all__ = ["AnalysisProgress", "Figures", "Phase", "Scraper", "Snapshot", "Thresholds", "run_step"]

@@ -1,0 +1,237 @@
+"""Judge a candidate model version from the figures measured over its analysis window.
+
+`decide` is the whole verdict rule of issue 8, pure so it can be tested on recorded samples:
+
+- Failed as soon as the candidate has served at least `minRequests` and breaks a threshold
+  (`maxErrorRate`, `maxLatencyP99Ms`, or p99 above `maxRegression` times the stable version's p99);
+- Running until `windowSeconds` have passed since the window started;
+- then Inconclusive when fewer than `minRequests` were served (the `inconclusive` policy, Promote or
+  Hold, decides what the operator does; it never rolls back for lack of traffic), else Passed.
+
+Error rate is 5xx answers over requests. Called by `step.run_step`; `Thresholds` also parses
+`spec.rollback.analysis` and renders it back for `status.analysis.thresholds`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .quantile import histogram_quantile
+from .samples import ERRORS, REQUESTS, PodCounters, bucket_bound
+
+DEFAULT_WINDOW_SECONDS = 60
+DEFAULT_INTERVAL_SECONDS = 10
+DEFAULT_MIN_REQUESTS = 20
+DEFAULT_INCONCLUSIVE = "Promote"  # the CRD's default too
+INCONCLUSIVE_POLICIES = ("Promote", "Hold")
+
+
+class Phase(StrEnum):
+    """`status.analysis.phase`."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    PASSED = "Passed"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+
+
+FINAL_PHASES = frozenset({Phase.PASSED, Phase.FAILED, Phase.INCONCLUSIVE})
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """`spec.rollback.analysis`, typed; a threshold left out (None) is not checked."""
+
+    window_seconds: int = DEFAULT_WINDOW_SECONDS
+    interval_seconds: int = DEFAULT_INTERVAL_SECONDS
+    max_error_rate: float | None = None
+    max_latency_p99_ms: float | None = None
+    max_regression: float | None = None
+    min_requests: int = DEFAULT_MIN_REQUESTS
+    inconclusive: str = DEFAULT_INCONCLUSIVE
+    prometheus_url: str | None = None
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> Thresholds:
+        """Parse the camelCase spec; raises ValueError naming the field on a bad value."""
+        inconclusive = str(spec.get("inconclusive", DEFAULT_INCONCLUSIVE))
+        if inconclusive not in INCONCLUSIVE_POLICIES:
+            raise ValueError(
+                f"spec.rollback.analysis.inconclusive must be Promote or Hold, not {inconclusive!r}"
+            )
+        return cls(
+            window_seconds=_positive_int(spec, "windowSeconds", DEFAULT_WINDOW_SECONDS),
+            interval_seconds=_positive_int(spec, "intervalSeconds", DEFAULT_INTERVAL_SECONDS),
+            max_error_rate=_optional_float(spec, "maxErrorRate"),
+            max_latency_p99_ms=_optional_float(spec, "maxLatencyP99Ms"),
+            max_regression=_optional_float(spec, "maxRegression"),
+            min_requests=int(spec.get("minRequests", DEFAULT_MIN_REQUESTS)),
+            inconclusive=inconclusive,
+            prometheus_url=spec.get("prometheusURL") or None,
+        )
+
+    def to_spec(self) -> dict[str, Any]:
+        """The camelCase form, without the thresholds left out."""
+        rendered = {
+            "windowSeconds": self.window_seconds,
+            "intervalSeconds": self.interval_seconds,
+            "maxErrorRate": self.max_error_rate,
+            "maxLatencyP99Ms": self.max_latency_p99_ms,
+            "maxRegression": self.max_regression,
+            "minRequests": self.min_requests,
+            "inconclusive": self.inconclusive,
+            "prometheusURL": self.prometheus_url,
+        }
+        return {key: value for key, value in rendered.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one version served in the window."""
+
+    requests: int = 0
+    errors: int = 0
+    p99_ms: float | None = None
+
+    @property
+    def error_rate(self) -> float | None:
+        """5xx answers over requests; None before any request."""
+        return self.errors / self.requests if self.requests else None
+
+    def to_json(self) -> dict[str, Any]:
+        """camelCase JSON for `status.analysis.candidate` / `.baseline` (unknown figures left out)."""
+        rendered = {
+            "requests": self.requests,
+            "errors": self.errors,
+            "errorRate": _rounded(self.error_rate, 4),
+            "p99Ms": _rounded(self.p99_ms, 1),
+        }
+        return {key: value for key, value in rendered.items() if value is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Figures:
+        """Inverse of `to_json` (errorRate is derived, so it is not read back)."""
+        data = data or {}
+        p99 = data.get("p99Ms")
+        return cls(
+            int(data.get("requests", 0)), int(data.get("errors", 0)), None if p99 is None else float(p99)
+        )
+
+    def describe(self) -> str:
+        """Short human summary, e.g. "40 requests, 12 errors (30.0%), p99 812.5 ms"."""
+        rate = "n/a" if self.error_rate is None else f"{self.error_rate:.1%}"
+        p99 = "n/a" if self.p99_ms is None else f"{self.p99_ms:.1f} ms"
+        return f"{self.requests} requests, {self.errors} errors ({rate}), p99 {p99}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A phase and the sentence that explains it to the user."""
+
+    phase: Phase
+    message: str
+
+
+def figures_from_totals(totals: PodCounters) -> Figures:
+    """Requests, errors and p99 from the counters' increases summed over a version's pods."""
+    buckets = {bound: count for key, count in totals.items() if (bound := bucket_bound(key)) is not None}
+    p99_seconds = histogram_quantile(0.99, buckets)
+    return Figures(
+        requests=round(totals.get(REQUESTS, 0.0)),
+        errors=round(totals.get(ERRORS, 0.0)),
+        p99_ms=None if p99_seconds is None else round(p99_seconds * 1000.0, 1),
+    )
+
+
+def decide(thresholds: Thresholds, candidate: Figures, baseline: Figures | None, elapsed_s: float) -> Verdict:
+    """The verdict for the candidate after `elapsed_s` seconds of its window."""
+    enough = candidate.requests >= thresholds.min_requests
+    breaches = threshold_breaches(thresholds, candidate, baseline) if enough else []
+    if breaches:
+        return Verdict(Phase.FAILED, "; ".join(breaches))
+    if elapsed_s < thresholds.window_seconds:
+        return Verdict(
+            Phase.RUNNING, f"{candidate.describe()} after {elapsed_s:.0f}s of {_window(thresholds)}"
+        )
+    if not enough:
+        return Verdict(Phase.INCONCLUSIVE, _inconclusive_message(thresholds, candidate))
+    return Verdict(Phase.PASSED, f"{candidate.describe()} in {_window(thresholds)}: within thresholds")
+
+
+def threshold_breaches(thresholds: Thresholds, candidate: Figures, baseline: Figures | None) -> list[str]:
+    """One sentence per threshold the candidate breaks (empty when it breaks none)."""
+    breaches = [_error_rate_breach(thresholds, candidate), _latency_breach(thresholds, candidate)]
+    breaches.append(_regression_breach(thresholds, candidate, baseline))
+    return [breach for breach in breaches if breach]
+
+
+def _error_rate_breach(thresholds: Thresholds, candidate: Figures) -> str | None:
+    limit, rate = thresholds.max_error_rate, candidate.error_rate
+    if limit is None or rate is None or rate <= limit:
+        return None
+    return (
+        f"error rate {rate:.1%} ({candidate.errors} of {candidate.requests} requests answered 5xx) "
+        f"exceeds maxErrorRate {limit:.1%}"
+    )
+
+
+def _latency_breach(thresholds: Thresholds, candidate: Figures) -> str | None:
+    limit, p99 = thresholds.max_latency_p99_ms, candidate.p99_ms
+    if limit is None or p99 is None or p99 <= limit:
+        return None
+    return f"p99 latency {p99:.1f} ms exceeds maxLatencyP99Ms {limit:g} ({candidate.requests} requests)"
+
+
+def _regression_breach(thresholds: Thresholds, candidate: Figures, baseline: Figures | None) -> str | None:
+    limit = thresholds.max_regression
+    if (
+        limit is None
+        or baseline is None
+        or candidate.p99_ms is None
+        or not _usable_baseline(thresholds, baseline)
+    ):
+        return None
+    assert baseline.p99_ms is not None  # checked by _usable_baseline
+    ratio = candidate.p99_ms / baseline.p99_ms
+    if ratio <= limit:
+        return None
+    return (
+        f"p99 latency {candidate.p99_ms:.1f} ms is {ratio:.2f}x the stable version's "
+        f"{baseline.p99_ms:.1f} ms, above maxRegression {limit:g}"
+    )
+
+
+def _usable_baseline(thresholds: Thresholds, baseline: Figures) -> bool:
+    return baseline.requests >= thresholds.min_requests and bool(baseline.p99_ms)
+
+
+def _inconclusive_message(thresholds: Thresholds, candidate: Figures) -> str:
+    action = "promoting anyway" if thresholds.inconclusive == "Promote" else "holding: not marked stable"
+    return (
+        f"only {candidate.requests} requests in {_window(thresholds)}, fewer than minRequests "
+        f"{thresholds.min_requests}; inconclusive policy {thresholds.inconclusive}: {action}"
+    )
+
+
+def _window(thresholds: Thresholds) -> str:
+    return f"the {thresholds.window_seconds}s window"
+
+
+def _positive_int(spec: Mapping[str, Any], name: str, default: int) -> int:
+    value = int(spec.get(name, default))
+    if value <= 0:
+        raise ValueError(f"spec.rollback.analysis.{name} must be positive, not {value}")
+    return value
+
+
+def _optional_float(spec: Mapping[str, Any], name: str) -> float | None:
+    value = spec.get(name)
+    return None if value is None else float(value)
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)

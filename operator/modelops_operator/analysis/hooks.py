@@ -1,0 +1,104 @@
+"""The two calls the operator's promotion rule makes: `collect` (I/O, in observe) and `judge` (pure).
+
+`promotion.collect(api, md, candidate, pods)` runs during the operator's observation of a
+ModelDeployment; it delegates to `collect` here, which scrapes only when the analysis is running and
+`intervalSeconds` have passed (None otherwise). `promotion.decide` delegates to `judge`, which folds
+that snapshot into `status.analysis` and returns the progress; `progress.action` is one of promotion's
+verdicts (Promote, Wait, Fail, Hold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from modelops.versions import InvalidVersionError, canonical
+
+from .progress import AnalysisProgress
+from .samples import Snapshot
+from .scrape import Targets, prometheus_query, proxy_fetcher, scrape_pods, scrape_prometheus
+from .step import evaluate, is_due, resume
+
+
+def analysis_spec(md: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """`spec.rollback.analysis`, or None when the ModelDeployment has none."""
+    rollback = (md.get("spec") or {}).get("rollback") or {}
+    analysis = rollback.get("analysis")
+    return analysis if isinstance(analysis, Mapping) else None
+
+
+def collect(
+    api_client: Any,
+    md: Mapping[str, Any],
+    candidate: str,
+    pods: Iterable[Any],
+    now: datetime,
+    *,
+    port: int = 8080,
+) -> Snapshot | None:
+    """Scrape the candidate's and the stable version's pods when a sample is due, else None.
+
+    None as well when the candidate is the stable version, or its analysis is final.
+
+    `pods` are the operator's observed pods (anything with `.name` and `.version`, the canonical
+    version the pod serves); `api_client` is the kubernetes `ApiClient` (for the pod proxy).
+    """
+    spec = analysis_spec(md)
+    if spec is None:
+        return None
+    status = md.get("status") or {}
+    version, stable = _canonical(candidate), status.get("stableVersion")
+    if version == stable:
+        return None  # nothing to analyse: the stable version is served (e.g. after a rollback)
+    progress = resume(spec, stored_analysis(md), version=version, stable_version=stable)
+    if not is_due(progress, now):
+        return None
+    namespace = md["metadata"]["namespace"]
+    targets = Targets(namespace, {pod.name: pod.version for pod in pods}, version, stable)
+    if progress.thresholds.prometheus_url:
+        return scrape_prometheus(targets, prometheus_query(progress.thresholds.prometheus_url))
+    return scrape_pods(targets, proxy_fetcher(api_client, namespace, port))
+
+
+def judge(
+    md: Mapping[str, Any],
+    candidate: str,
+    stable: str | None,
+    snapshot: Snapshot | None,
+    now: datetime,
+    *,
+    available: bool = True,
+) -> AnalysisProgress:
+    """Fold `snapshot` (from `collect`) into the stored analysis and judge the candidate.
+
+    Raises ValueError when `md` has no `spec.rollback.analysis` or it is invalid.
+    """
+    spec = analysis_spec(md)
+    if spec is None:
+        raise ValueError("spec.rollback.analysis is not set")
+    version = _canonical(candidate)
+    return evaluate(
+        spec, stored_analysis(md), snapshot, now, version=version, stable_version=stable, available=available
+    )
+
+
+def stored_analysis(md: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """`status.analysis` to resume from; None (start afresh) for a Failed one whose version was retried.
+
+    A Failed verdict is written together with its `failedVersions` entry; when that entry is gone, the
+    user asked for a retry (modelops.io/retry), so the old verdict must not fail the version again.
+    """
+    status = md.get("status") or {}
+    analysis = status.get("analysis")
+    if not analysis or analysis.get("phase") != "Failed":
+        return analysis if isinstance(analysis, Mapping) else None
+    failed = {entry.get("version") for entry in status.get("failedVersions") or []}
+    return analysis if analysis.get("version") in failed else None
+
+
+def _canonical(version: str) -> str:
+    try:
+        return canonical(version)
+    except InvalidVersionError:
+        return version

@@ -1,0 +1,107 @@
+"""Turn the inference server's Prometheus metrics into the few counters the analysis needs.
+
+The analysis (issue 8) judges a model version on its error rate and p99 latency. The server exposes
+`modelops_requests_total{endpoint,code}` and the histogram `modelops_request_duration_seconds{endpoint}`;
+this module keeps only the prediction endpoints and sums them per pod into a flat `PodCounters` mapping:
+`requests`, `errors` (5xx answers), one `le:<bound>` entry per cumulative latency bucket and, when the
+process exposes it, `start` (process start time, used to spot restarts). Flat string keys keep the
+window state JSON-serialisable for `status.analysis.state`.
+
+Callers: `scrape.py` (pod /metrics text and Prometheus query answers), `window.py` (keys), `quantile.py`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client.parser import text_string_to_metric_families
+
+REQUESTS_METRIC = "modelops_requests_total"
+BUCKET_METRIC = "modelops_request_duration_seconds_bucket"
+START_METRIC = "process_start_time_seconds"
+ANALYSED_ENDPOINTS = frozenset({"predict", "infer"})
+
+REQUESTS = "requests"
+ERRORS = "errors"
+START = "start"
+BUCKET_PREFIX = "le:"
+
+PodCounters = dict[str, float]
+"""One pod's counters at one scrape: `requests`, `errors`, `le:<bound>`..., optional `start`."""
+
+
+class MetricsParseError(ValueError):
+    """The text is not Prometheus exposition format."""
+
+
+@dataclass(frozen=True)
+class RawSample:
+    """One series value as exposed: metric name, labels, value."""
+
+    name: str
+    labels: Mapping[str, str]
+    value: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Counters read at one moment: pod name → counters, for the candidate and the stable version."""
+
+    candidate: dict[str, PodCounters] = field(default_factory=dict)
+    baseline: dict[str, PodCounters] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
+
+
+def bucket_key(upper_bound: float) -> str:
+    """The `PodCounters` key of the cumulative bucket with this upper bound (`le`)."""
+    return BUCKET_PREFIX + ("+Inf" if math.isinf(upper_bound) else repr(float(upper_bound)))
+
+
+def bucket_bound(key: str) -> float | None:
+    """The upper bound of a bucket key, or None when the key is not a bucket."""
+    if not key.startswith(BUCKET_PREFIX):
+        return None
+    return float(key.removeprefix(BUCKET_PREFIX))
+
+
+def is_server_error(code: str) -> bool:
+    """True for HTTP 5xx status codes (and the label "timeout", which some servers use)."""
+    return code.startswith("5") or code == "timeout"
+
+
+def parse_exposition(text: str) -> PodCounters:
+    """Parse one pod's /metrics text into its counters; raises MetricsParseError on malformed text."""
+    try:
+        samples = [
+            RawSample(sample.name, dict(sample.labels), float(sample.value))
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        ]
+    except (ValueError, TypeError, IndexError) as error:
+        raise MetricsParseError(f"cannot parse Prometheus metrics: {error}") from error
+    return counters_from_samples(samples)
+
+
+def counters_from_samples(samples: Iterable[RawSample]) -> PodCounters:
+    """Sum the prediction endpoints' series of one pod into `PodCounters`."""
+    counters: PodCounters = {REQUESTS: 0.0, ERRORS: 0.0}
+    for sample in samples:
+        _add_sample(counters, sample)
+    return counters
+
+
+def _add_sample(counters: PodCounters, sample: RawSample) -> None:
+    if sample.name == START_METRIC:
+        counters[START] = sample.value
+        return
+    if sample.labels.get("endpoint") not in ANALYSED_ENDPOINTS:
+        return
+    if sample.name == REQUESTS_METRIC:
+        counters[REQUESTS] += sample.value
+        if is_server_error(sample.labels.get("code", "")):
+            counters[ERRORS] += sample.value
+    elif sample.name == BUCKET_METRIC and "le" in sample.labels:
+        key = bucket_key(float(sample.labels["le"]))
+        counters[key] = counters.get(key, 0.0) + sample.value
