@@ -1,0 +1,1 @@
+"""`modelctl`, the command line of modelops (entry point `modelops.cli.main:main`)."""

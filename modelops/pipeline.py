@@ -1,0 +1,128 @@
+"""The seed's one-shot `deploy_model.py` steps: copy → export to ONNX → manifest → sign → `latest` link →
+package, writing the seed's store layout (`models/<type>/<version>/`, `model_packages/`).
+
+Called by `modelctl deploy-model` (and by `modelctl package`/`sign` for single steps). Registering the
+version is a separate step (`modelctl register`), as in the seed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelops.export import ONNX_NAME, ExportResult, export_model
+from modelops.package.archive import build_package
+from modelops.package.errors import PackageError
+from modelops.package.manifest import write_manifest
+from modelops.package.signing import sign_model_dir
+from modelops.versions import canonical, parse_version
+
+Step = Callable[[str], None]
+CHECKPOINT_NAME = "model.pt"
+LATEST_LINK = "latest"
+
+
+@dataclass(frozen=True)
+class DeployModelRequest:
+    """What `modelctl deploy-model` was asked to do."""
+
+    model_type: str
+    model_path: Path
+    version: str
+    models_dir: Path
+    export: str | None = "onnx"
+    package: bool = False
+    sign_key: Path | None = None
+    packages_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class DeployModelResult:
+    """Where everything went."""
+
+    model_dir: Path
+    digest: str
+    export: ExportResult | None
+    signature: Path | None
+    package: Path | None
+
+
+def model_dir_for(models_dir: Path, model_type: str, version: str) -> Path:
+    """`models/<type>/<version>` (canonical version spelling)."""
+    return models_dir / model_type / canonical(version)
+
+
+def default_packages_dir(models_dir: Path) -> Path:
+    """`model_packages/` beside the models directory, as in the seed's `ml/` layout."""
+    return models_dir.resolve().parent / "model_packages"
+
+
+def package_path(packages_dir: Path, model_type: str, version: str) -> Path:
+    """`model_packages/<type>_<version>.tar.gz`."""
+    return packages_dir / f"{model_type}_{canonical(version)}.tar.gz"
+
+
+def update_latest_link(models_dir: Path, model_type: str) -> Path | None:
+    """Point `models/<type>/latest` at the highest version directory (atomically replaced)."""
+    type_dir = models_dir / model_type
+    versions = [
+        p.name for p in type_dir.iterdir() if p.is_dir() and not p.is_symlink() and _is_version(p.name)
+    ]
+    if not versions:
+        return None
+    link, temp = type_dir / LATEST_LINK, type_dir / f".{LATEST_LINK}.tmp"
+    temp.unlink(missing_ok=True)
+    temp.symlink_to(max(versions, key=parse_version), target_is_directory=True)
+    os.replace(temp, link)
+    return link
+
+
+def _is_version(name: str) -> bool:
+    try:
+        parse_version(name)
+    except ValueError:
+        return False
+    return True
+
+
+def copy_checkpoint(model_path: Path, model_dir: Path) -> Path:
+    """Place model.pt in the version directory (no copy when it is already there)."""
+    target = model_dir / CHECKPOINT_NAME
+    if not model_path.is_file():
+        raise FileNotFoundError(f"model file not found: {model_path}")
+    if not (target.exists() and target.samefile(model_path)):
+        shutil.copyfile(model_path, target)
+    return target
+
+
+def deploy_model(request: DeployModelRequest, step: Step | None = None) -> DeployModelResult:
+    """Run the seed's steps for one model version; `step` is told the name of each step as it starts."""
+    report = step or (lambda _name: None)
+    model_dir = model_dir_for(request.models_dir, request.model_type, request.version)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    report("copy model")
+    copy_checkpoint(request.model_path, model_dir)
+    exported = None
+    if request.export == "onnx":
+        exported = export_model(
+            model_dir / CHECKPOINT_NAME, model_dir, request.model_type, model_dir.name, report
+        )
+    elif not (model_dir / ONNX_NAME).is_file():
+        raise PackageError(f"{model_dir} has no {ONNX_NAME}; run with --export onnx")
+    report("hash files into manifest.json")
+    (model_dir / "model.sig").unlink(missing_ok=True)  # a stale signature would no longer match
+    digest = write_manifest(model_dir)
+    signature = None
+    if request.sign_key is not None:
+        report("sign")
+        signature = sign_model_dir(model_dir, request.sign_key)
+    update_latest_link(request.models_dir, request.model_type)
+    package = None
+    if request.package:
+        report("build package")
+        packages_dir = request.packages_dir or default_packages_dir(request.models_dir)
+        package = build_package(model_dir, package_path(packages_dir, request.model_type, model_dir.name))
+    return DeployModelResult(model_dir, digest, exported, signature, package)

@@ -1,0 +1,350 @@
+"""Kubernetes backend: versions are `ModelVersion` objects, deployments are `ModelDeployment` objects.
+
+`register_model` creates a ModelVersion named `model_version_name(type, version)`; `deploy_model`
+creates the environment's ModelDeployment or merge-patches its `spec.version`; the serving version is
+read from `status.servingVersion`, which only the operator writes once pods answer — cluster truth,
+not what was asked. Chosen by `modelops.registry.factory` when a cluster is configured.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from modelops.names import deployment_name, model_version_name, type_to_dns, version_to_dns
+from modelops.registry.errors import BackendError, VersionConflictError
+from modelops.registry.records import Artifact, DeploymentRecord, VersionRecord, utc_now
+
+GROUP, API_VERSION = "modelops.io", "v1alpha1"
+VERSIONS, DEPLOYMENTS = "modelversions", "modeldeployments"
+METADATA_ANNOTATION = "modelops.io/metadata"
+DEPLOYED_AT_ANNOTATION = "modelops.io/deployed-at"
+MODEL_LABEL, VERSION_LABEL, ENV_LABEL = "modelops.io/model", "modelops.io/version", "modelops.io/environment"
+FIELD_MANAGER = "modelctl"
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+_TRAINING_KEYS = {"training_data_size": "dataSize", "training_date": "date"}
+
+
+def _api_error(action: str, error: ApiException) -> BackendError:
+    if error.status == 404:
+        return BackendError(f"{action}: not found (are the modelops CRDs installed?)")
+    reason = _api_message(error)
+    return BackendError(f"{action}: API server answered {error.status}: {reason}")
+
+
+def _api_message(error: ApiException) -> str:
+    try:
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    except ValueError:
+        return str(error.reason)
+
+
+def _is_score(value: Any) -> bool:
+    # spec.metrics holds scores in [0, 1] (CRD schema); other numbers (epochs, sizes) stay in the annotation.
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+def version_spec(record: VersionRecord) -> dict[str, Any]:
+    """ModelVersion spec: model, version, artifact, metrics, training, labels (class names)."""
+    metadata = record.metadata
+    metrics = {
+        key: value for key, value in metadata.items() if _is_score(value) and key not in _TRAINING_KEYS
+    }
+    training = {field: metadata[key] for key, field in _TRAINING_KEYS.items() if key in metadata}
+    if "dataSize" in training:
+        training["dataSize"] = int(training["dataSize"])
+    if "date" in training:
+        training["date"] = str(training["date"])
+    assert record.artifact is not None
+    spec: dict[str, Any] = {
+        "model": record.model_type,
+        "version": record.version,
+        "artifact": record.artifact.to_dict(),
+        "metrics": metrics,
+        "training": training,
+    }
+    labels = metadata.get("labels")
+    if isinstance(labels, list) and all(isinstance(label, str) for label in labels):
+        spec["labels"] = labels
+    return spec
+
+
+def version_object(record: VersionRecord) -> dict[str, Any]:
+    """The whole ModelVersion object for a record (its artifact must be known)."""
+    return {
+        "apiVersion": f"{GROUP}/{API_VERSION}",
+        "kind": "ModelVersion",
+        "metadata": {
+            "name": model_version_name(record.model_type, record.version),
+            "labels": {
+                MODEL_LABEL: type_to_dns(record.model_type),
+                VERSION_LABEL: version_to_dns(record.version),
+            },
+            "annotations": {METADATA_ANNOTATION: json.dumps(record.metadata, sort_keys=True)},
+        },
+        "spec": version_spec(record),
+    }
+
+
+def record_from_version(obj: dict[str, Any]) -> VersionRecord:
+    """Rebuild a VersionRecord from a ModelVersion (metadata from its annotation when present)."""
+    meta, spec = obj.get("metadata", {}), obj.get("spec", {})
+    annotation = (meta.get("annotations") or {}).get(METADATA_ANNOTATION)
+    if annotation:
+        metadata = dict(json.loads(annotation))
+    else:
+        training = spec.get("training") or {}
+        metadata = dict(spec.get("metrics") or {})
+        metadata.update({key: training[field] for key, field in _TRAINING_KEYS.items() if field in training})
+    status = obj.get("status") or {}
+    return VersionRecord(
+        model_type=str(spec["model"]),
+        version=str(spec["version"]),
+        metadata=metadata,
+        registered_at=str(status.get("registeredAt") or meta.get("creationTimestamp") or ""),
+        artifact=Artifact.from_dict(spec["artifact"]) if spec.get("artifact") else None,
+    )
+
+
+def _status_word(status: dict[str, Any]) -> str:
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    if conditions.get("Degraded") == "True":
+        return "degraded"
+    if conditions.get("Available") == "True":
+        return "available"
+    return "progressing" if status else "pending"
+
+
+def _versions_of(entries: Any) -> tuple[str, ...]:
+    found = []
+    for entry in entries or []:
+        version = entry.get("version") if isinstance(entry, dict) else entry
+        if isinstance(version, str):
+            found.append(version)
+    return tuple(found)
+
+
+def record_from_deployment(obj: dict[str, Any]) -> DeploymentRecord:
+    """DeploymentRecord of a ModelDeployment: desired from spec, serving/stable/failed from status."""
+    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
+    annotations = meta.get("annotations") or {}
+    return DeploymentRecord(
+        model_type=str(spec["model"]),
+        environment=str(spec["environment"]),
+        version=str(spec["version"]),
+        serving_version=status.get("servingVersion") or None,
+        deployed_at=str(annotations.get(DEPLOYED_AT_ANNOTATION) or meta.get("creationTimestamp") or ""),
+        status=_status_word(status),
+        stable_version=status.get("stableVersion") or None,
+        failed_versions=_versions_of(status.get("failedVersions")),
+        history=_versions_of(status.get("history")),
+    )
+
+
+class KubernetesBackend:
+    """Registry stored as modelops.io/v1alpha1 objects in one namespace."""
+
+    def __init__(
+        self, api: client.CustomObjectsApi, namespace: str, models_dir: Path | str | None = None
+    ) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.models_dir = Path(models_dir or "models").resolve()
+
+    @classmethod
+    def from_config(
+        cls, kubeconfig: Path | None, namespace: str | None = None, models_dir: Path | str | None = None
+    ) -> KubernetesBackend:
+        """Connect with a kubeconfig file, or the in-cluster service account when kubeconfig is None."""
+        try:
+            return cls._connect(kubeconfig, namespace, models_dir)
+        except Exception as error:  # the config loader raises ConfigException, YAML and OS errors alike
+            raise BackendError(f"cannot configure the Kubernetes client: {error}") from error
+
+    @classmethod
+    def _connect(
+        cls, kubeconfig: Path | None, namespace: str | None, models_dir: Path | str | None
+    ) -> KubernetesBackend:
+        if kubeconfig is not None:
+            api_client = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+            _contexts, current = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+                config_file=str(kubeconfig)
+            )
+            default_namespace = (current or {}).get("context", {}).get("namespace", "default")
+        else:
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+            api_client = client.ApiClient()
+            default_namespace = SERVICE_ACCOUNT_NAMESPACE.read_text(encoding="utf-8").strip()
+        return cls(client.CustomObjectsApi(api_client), namespace or default_namespace, models_dir)
+
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the API; a server that cannot be reached becomes a BackendError (ApiException passes)."""
+        try:
+            return method(*args, **kwargs)
+        except urllib3.exceptions.HTTPError as error:
+            host = self.api.api_client.configuration.host
+            raise BackendError(f"cannot reach the Kubernetes API server at {host}: {error}") from error
+
+    def _get(self, plural: str, name: str) -> dict[str, Any] | None:
+        try:
+            obj = self._call(
+                self.api.get_namespaced_custom_object, GROUP, API_VERSION, self.namespace, plural, name
+            )
+        except ApiException as error:
+            if error.status == 404 and f'"{name}" not found' in _api_message(error):
+                return None  # the object is missing; a 404 without this message means no CRD
+            raise _api_error(f"reading {plural}/{name}", error) from error
+        return cast(dict[str, Any], obj)
+
+    def _list(self, plural: str, selector: str = "") -> list[dict[str, Any]]:
+        try:
+            listing = self._call(
+                self.api.list_namespaced_custom_object,
+                GROUP,
+                API_VERSION,
+                self.namespace,
+                plural,
+                label_selector=selector,
+            )
+        except ApiException as error:
+            raise _api_error(f"listing {plural}", error) from error
+        return list(cast(dict[str, Any], listing).get("items", []))
+
+    def with_artifact(self, record: VersionRecord) -> VersionRecord:
+        """The record, its artifact derived from the models directory's manifest when not given."""
+        if record.artifact is not None:
+            return record
+        from modelops.package.manifest import manifest_digest
+
+        model_dir = self.models_dir / record.model_type / record.version
+        try:
+            digest = manifest_digest(model_dir)
+        except Exception as error:
+            raise BackendError(
+                f"{record.model_type} {record.version} needs an artifact: "
+                f"no readable manifest.json in {model_dir}"
+            ) from error
+        return replace(record, artifact=Artifact(uri=str(model_dir), sha256=digest))
+
+    def create_version(self, record: VersionRecord) -> VersionRecord:
+        """Create the ModelVersion; an existing one with the same content is returned as is."""
+        record = self.with_artifact(record)
+        body = version_object(record)
+        try:
+            self._call(
+                self.api.create_namespaced_custom_object,
+                GROUP,
+                API_VERSION,
+                self.namespace,
+                VERSIONS,
+                body,
+                field_manager=FIELD_MANAGER,
+            )
+        except ApiException as error:
+            if error.status != 409:
+                raise _api_error(f"registering {record.model_type} {record.version}", error) from error
+            return self._existing_version(record)
+        return record
+
+    def _existing_version(self, record: VersionRecord) -> VersionRecord:
+        stored = self.get_version(record.model_type, record.version)
+        if stored is None or not stored.same_content(record):
+            raise VersionConflictError(
+                f"{record.model_type} {record.version} is already registered with different "
+                "metadata or artifact; register a new version instead"
+            )
+        return stored
+
+    def get_version(self, model_type: str, version: str) -> VersionRecord | None:
+        """The ModelVersion as a record, or None."""
+        obj = self._get(VERSIONS, model_version_name(model_type, version))
+        return None if obj is None else record_from_version(obj)
+
+    def list_versions(self, model_type: str) -> list[VersionRecord]:
+        """ModelVersions of the type (by label, checked against spec.model)."""
+        items = self._list(VERSIONS, f"{MODEL_LABEL}={type_to_dns(model_type)}")
+        records = [record_from_version(item) for item in items]
+        return [record for record in records if record.model_type == model_type]
+
+    def list_model_types(self) -> list[str]:
+        """Types with a ModelVersion or a ModelDeployment."""
+        objects = self._list(VERSIONS) + self._list(DEPLOYMENTS)
+        return sorted({str(obj["spec"]["model"]) for obj in objects if obj.get("spec", {}).get("model")})
+
+    def _deployment_body(self, model_type: str, environment: str, version: str) -> dict[str, Any]:
+        return {
+            "apiVersion": f"{GROUP}/{API_VERSION}",
+            "kind": "ModelDeployment",
+            "metadata": {
+                "name": deployment_name(model_type, environment),
+                "labels": {MODEL_LABEL: type_to_dns(model_type), ENV_LABEL: environment},
+                "annotations": {DEPLOYED_AT_ANNOTATION: utc_now()},
+            },
+            "spec": {
+                "model": model_type,
+                "environment": environment,
+                "version": version,
+                "replicas": 1,
+                "storage": {"type": "hostPath", "path": str(self.models_dir)},
+            },
+        }
+
+    def set_deployment(self, model_type: str, environment: str, version: str) -> DeploymentRecord:
+        """Create the ModelDeployment, or merge-patch spec.version when it exists."""
+        name = deployment_name(model_type, environment)
+        if self._get(DEPLOYMENTS, name) is None:
+            try:
+                obj = self._call(
+                    self.api.create_namespaced_custom_object,
+                    GROUP,
+                    API_VERSION,
+                    self.namespace,
+                    DEPLOYMENTS,
+                    self._deployment_body(model_type, environment, version),
+                    field_manager=FIELD_MANAGER,
+                )
+                return record_from_deployment(cast(dict[str, Any], obj))
+            except ApiException as error:
+                if error.status != 409:  # 409: created concurrently; patch it below
+                    raise _api_error(f"deploying {model_type} {version} to {environment}", error) from error
+        return self._patch_version(name, version)
+
+    def _patch_version(self, name: str, version: str) -> DeploymentRecord:
+        patch = {
+            "metadata": {"annotations": {DEPLOYED_AT_ANNOTATION: utc_now()}},
+            "spec": {"version": version},
+        }
+        try:
+            obj = self._call(
+                self.api.patch_namespaced_custom_object,
+                GROUP,
+                API_VERSION,
+                self.namespace,
+                DEPLOYMENTS,
+                name,
+                patch,
+                field_manager=FIELD_MANAGER,
+            )
+        except ApiException as error:
+            raise _api_error(f"updating {DEPLOYMENTS}/{name}", error) from error
+        return record_from_deployment(cast(dict[str, Any], obj))
+
+    def get_deployment(self, model_type: str, environment: str) -> DeploymentRecord | None:
+        """The environment's ModelDeployment as a record, or None."""
+        obj = self._get(DEPLOYMENTS, deployment_name(model_type, environment))
+        return None if obj is None else record_from_deployment(obj)
+
+    def list_deployments(self, model_type: str | None = None) -> list[DeploymentRecord]:
+        """ModelDeployments of one type or all, sorted by type then environment."""
+        selector = f"{MODEL_LABEL}={type_to_dns(model_type)}" if model_type else ""
+        records = [record_from_deployment(obj) for obj in self._list(DEPLOYMENTS, selector)]
+        return sorted(
+            (r for r in records if model_type is None or r.model_type == model_type),
+            key=lambda r: (r.model_type, r.environment),
+        )
