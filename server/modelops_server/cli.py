@@ -1,0 +1,114 @@
+"""`modelops-server serve` (the pod's main process) and `modelops-server fetch` (its init container).
+
+Every `serve` flag also reads `MODELOPS_SERVER_<FLAG>` (and `--models-dir` the seed's `MODELS_DIR`); the
+values become one validated ServerSettings before anything starts.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from modelops.package.errors import PackageError
+from modelops_server.logs import configure_logging, get_logger, log_event
+from modelops_server.settings import FaultSettings, ServerSettings, SettingsError
+
+LOG = get_logger("cli")
+PREFIX = "MODELOPS_SERVER_"
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def _option(flag: str, *decls: str, **kwargs: Any) -> Callable[[Command], Command]:
+    name = flag.split("/", maxsplit=1)[0].lstrip("-").replace("-", "_").upper()
+    envvar = kwargs.pop("envvar", f"{PREFIX}{name}")
+    return click.option(flag, *decls, envvar=envvar, show_envvar=True, **kwargs)
+
+
+@click.group()
+def main() -> None:
+    """modelops inference server."""
+
+
+@main.command()
+@_option("--models-dir", envvar=["MODELS_DIR", f"{PREFIX}MODELS_DIR"], type=click.Path(path_type=Path),
+         default=Path("/app/models"), help="Seed models directory (MODELS_DIR).")  # fmt: skip
+@_option("--model-type", required=True, help="Model type, e.g. safety_classifier.")
+@_option("--version", "model_version", default="latest", help="Version to serve, or 'latest'.")
+@_option("--host", default="0.0.0.0", help="Listen address.")
+@_option("--port", type=int, default=8080, help="Listen port.")
+@_option("--package", default=None, help="Serve a .tar.gz package (path or http(s) URL) instead.")
+@_option("--work-dir", type=click.Path(path_type=Path), default=Path("/tmp/modelops-server"),
+         help="Where packages are unpacked.")  # fmt: skip
+@_option("--expected-digest", default=None, help="Pinned artifact digest (sha256 of manifest.json).")
+@_option("--public-key", type=click.Path(path_type=Path), default=None, help="PEM public key for signatures.")
+@_option("--require-signature/--no-require-signature", default=False, help="Refuse unsigned models.")
+@_option("--threads", type=int, default=1, help="ONNX Runtime intra-op threads.")
+@_option("--max-batch-size", type=int, default=8, help="Rows per model run; 1 disables batching.")
+@_option("--max-batch-delay-ms", type=float, default=2.0, help="Longest wait to fill a batch under load.")
+@_option("--max-text-chars", type=int, default=10_000, help="Longer texts are refused with 400.")
+@_option("--max-texts", type=int, default=256, help="Texts per request.")
+@_option("--max-body-bytes", type=int, default=1 << 20, help="Larger bodies are refused with 413.")
+@_option("--auth-token-file", type=click.Path(path_type=Path), default=None, help="Bearer token file.")
+@_option("--log-level", default="INFO", help="Log level.")
+@_option("--fault-error-rate", type=float, default=0.0, hidden=True)
+@_option("--fault-latency-ms", type=float, default=0.0, hidden=True)
+@_option("--fault-versions", default="", hidden=True)
+def serve(**options: Any) -> None:
+    """Verify, load and serve one model."""
+    configure_logging(options["log_level"])
+    try:
+        settings = build_settings(options)
+        settings.read_auth_token()
+    except (SettingsError, OSError) as error:
+        raise click.UsageError(str(error)) from error
+    log_event(LOG, "startup_configuration", settings=settings.describe())
+    run_server(settings)
+
+
+def build_settings(options: dict[str, Any]) -> ServerSettings:
+    """Turn the CLI's options into the validated settings object."""
+    versions = tuple(v.strip() for v in options.pop("fault_versions").split(",") if v.strip())
+    faults = FaultSettings(options.pop("fault_error_rate"), options.pop("fault_latency_ms"), versions)
+    options["version"] = options.pop("model_version")
+    return ServerSettings(faults=faults, **options)
+
+
+def run_server(settings: ServerSettings) -> None:
+    """Run uvicorn (uvloop + httptools when available) on the settings' address."""
+    import importlib.util
+
+    import uvicorn
+
+    from modelops_server.app import create_app
+
+    fast = (
+        importlib.util.find_spec("uvloop") is not None and importlib.util.find_spec("httptools") is not None
+    )
+    config = uvicorn.Config(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False,
+        loop="uvloop" if fast else "asyncio", http="httptools" if fast else "h11", lifespan="on",
+    )  # fmt: skip
+    uvicorn.Server(config).run()
+
+
+@main.command()
+@click.argument("src")
+@click.argument("dest", type=click.Path(path_type=Path))
+def fetch(src: str, dest: Path) -> None:
+    """Unpack package SRC (path or http(s) URL) safely into DEST, the model version directory."""
+    from modelops_server.loader import fetch as fetch_package
+
+    configure_logging("INFO")
+    try:
+        fetch_package(src, dest)
+    except PackageError as error:
+        log_event(LOG, "fetch_failed", 40, src=src, dest=str(dest), error=str(error))
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    click.echo(orjson.dumps({"fetched": src, "into": str(dest), "files": files}).decode())

@@ -1,0 +1,68 @@
+"""Prometheus metrics of one server process, in their own registry (so tests can build many apps).
+
+The names are a contract: the operator's rollback analysis parses `modelops_requests_total` and
+`modelops_request_duration_seconds` from `/metrics`. The data plane and the routes record into these.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# `_created` series only double the exposition; the rollback analysis does not use them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+class ServerMetrics:
+    """All metrics the server exports."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        self.requests = Counter(
+            "modelops_requests_total", "HTTP requests by endpoint and status code", ["endpoint", "code"],
+            registry=registry,
+        )  # fmt: skip
+        self.request_duration = Histogram(
+            "modelops_request_duration_seconds", "HTTP request latency by endpoint", ["endpoint"],
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.inference_duration = Histogram(
+            "modelops_inference_duration_seconds", "Model run time per batch (tokenize + ONNX Runtime)",
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.batch_size = Histogram(
+            "modelops_batch_size", "Rows per model run", buckets=BATCH_BUCKETS, registry=registry
+        )
+        self.queue_seconds = Histogram(
+            "modelops_queue_seconds", "Time a request waited for its batch to start",
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.predictions = Counter(
+            "modelops_predictions_total", "Predicted labels (prediction distribution)", ["label"],
+            registry=registry,
+        )  # fmt: skip
+        self.model_load_seconds = Gauge(
+            "modelops_model_load_seconds", "Seconds spent verifying and loading the model", registry=registry
+        )
+        self.model_info = Gauge(
+            "modelops_model_info", "The served model (value 1)", ["model_type", "version"], registry=registry
+        )
+        self.model_ready = Gauge(
+            "modelops_model_ready", "1 when the model is verified and ready", registry=registry
+        )
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition."""
+        return bytes(generate_latest(self.registry))

@@ -1,0 +1,104 @@
+"""The server's one typed settings object, built and validated once at start-up by `cli.py`.
+
+Nothing reads the environment while serving: every flag (and its `MODELOPS_SERVER_*` variable) ends up
+here, and the data plane, batcher and app receive this object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelops.names import validate_model_type
+
+
+class SettingsError(ValueError):
+    """A setting is out of range or inconsistent; the server refuses to start."""
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    """Test-only fault injection (off by default) for the rollback-analysis tests."""
+
+    error_rate: float = 0.0
+    latency_ms: float = 0.0
+    versions: tuple[str, ...] = ()
+
+    def applies_to(self, version: str) -> bool:
+        """Faults hit only the listed versions; an empty list means every version."""
+        return not self.versions or version in self.versions
+
+    @property
+    def active(self) -> bool:
+        """Whether any fault is configured at all."""
+        return self.error_rate > 0 or self.latency_ms > 0
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything one server process needs; see `cli.py` for the flags and their variables."""
+
+    models_dir: Path
+    model_type: str
+    version: str = "latest"
+    host: str = "0.0.0.0"  # the pod's port must be reachable from the Service
+    port: int = 8080
+    package: str | None = None
+    work_dir: Path = Path("/tmp/modelops-server")
+    expected_digest: str | None = None
+    public_key: Path | None = None
+    require_signature: bool = False
+    threads: int = 1
+    max_batch_size: int = 8
+    max_batch_delay_ms: float = 2.0
+    max_text_chars: int = 10_000
+    max_texts: int = 256
+    max_body_bytes: int = 1 << 20
+    auth_token_file: Path | None = None
+    log_level: str = "INFO"
+    faults: FaultSettings = field(default_factory=FaultSettings)
+
+    def __post_init__(self) -> None:
+        try:
+            validate_model_type(self.model_type)
+        except ValueError as error:
+            raise SettingsError(str(error)) from error
+        _check_ranges(self)
+        if self.require_signature and self.public_key is None:
+            raise SettingsError("--require-signature needs --public-key to verify the signature with")
+
+    @property
+    def batching(self) -> bool:
+        """Batching is on when more than one request may share a model run."""
+        return self.max_batch_size > 1
+
+    def read_auth_token(self) -> str | None:
+        """The bearer token from the mounted Secret file, read once at start-up."""
+        if self.auth_token_file is None:
+            return None
+        token = self.auth_token_file.read_text(encoding="utf-8").strip()
+        if not token:
+            raise SettingsError(f"auth token file {self.auth_token_file} is empty")
+        return token
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready view for the start-up log line (no secrets: only the token file's path)."""
+        return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(self).items()}
+
+
+def _check_ranges(settings: ServerSettings) -> None:
+    checks = [
+        (1 <= settings.port <= 65535, "port must be in 1..65535"),
+        (settings.threads >= 1, "threads must be >= 1"),
+        (settings.max_batch_size >= 1, "max-batch-size must be >= 1"),
+        (settings.max_batch_delay_ms >= 0, "max-batch-delay-ms must be >= 0"),
+        (settings.max_text_chars >= 1, "max-text-chars must be >= 1"),
+        (settings.max_texts >= 1, "max-texts must be >= 1"),
+        (settings.max_body_bytes >= 1024, "max-body-bytes must be >= 1024"),
+        (0.0 <= settings.faults.error_rate <= 1.0, "fault error rate must be in 0..1"),
+        (settings.faults.latency_ms >= 0, "fault latency must be >= 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise SettingsError(message)
