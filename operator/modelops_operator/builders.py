@@ -1,0 +1,237 @@
+"""Pure builders of the objects a ModelDeployment owns: the server Deployment and its Service.
+
+`reconcile.plan` calls `build_deployment` / `build_service` with the ModelDeployment, the ModelVersion
+being served and the operator settings; `kube` applies the result with server-side apply. Nothing here
+talks to the cluster, so the shapes are unit-tested and dry-run against a real apiserver.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from modelops.names import type_to_dns, version_to_dns
+from modelops.versions import canonical
+from modelops_operator import storage as storage_mod
+from modelops_operator.settings import Settings
+
+GROUP = "modelops.io"
+API_VERSION = f"{GROUP}/v1alpha1"
+MANAGER = "modelops-operator"
+VERSION_ANNOTATION = f"{GROUP}/version"
+DIGEST_ANNOTATION = f"{GROUP}/artifact-sha256"
+VERSION_LABEL = f"{GROUP}/version"
+AUTH_DIR = "/var/run/modelops/auth"
+KEY_DIR = "/var/run/modelops/signing"
+PROBE_PERIOD_SECONDS = 2
+
+
+def health_path(model: str) -> str:
+    """The seed's health check path of a model type."""
+    return f"/api/v1/ml-models/{model}/health"
+
+
+def selector_labels(name: str) -> dict[str, str]:
+    """Labels that select a ModelDeployment's pods (stable across versions: selectors are immutable)."""
+    return {"app.kubernetes.io/name": "modelops-server", "app.kubernetes.io/instance": name}
+
+
+def common_labels(md: dict[str, Any]) -> dict[str, str]:
+    """Labels on every object a ModelDeployment owns."""
+    spec = md["spec"]
+    return {
+        **selector_labels(md["metadata"]["name"]),
+        "app.kubernetes.io/managed-by": MANAGER,
+        "app.kubernetes.io/part-of": "modelops",
+        f"{GROUP}/model": type_to_dns(spec["model"]),
+        f"{GROUP}/environment": spec["environment"],
+    }
+
+
+def owner_reference(md: dict[str, Any]) -> dict[str, Any]:
+    """Controller owner reference so that deleting the ModelDeployment deletes what it owns."""
+    meta = md["metadata"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ModelDeployment",
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _metadata(md: dict[str, Any], extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "name": md["metadata"]["name"],
+        "namespace": md["metadata"]["namespace"],
+        "labels": {**common_labels(md), **(extra_labels or {})},
+        "ownerReferences": [owner_reference(md)],
+    }
+
+
+def build_service(md: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """ClusterIP Service `http` (port 8080) in front of every ready server pod of the deployment."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(md),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(md["metadata"]["name"]),
+            "ports": [
+                {"name": "http", "port": settings.server_port, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def build_deployment(md: dict[str, Any], mv: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The server Deployment serving ModelVersion `mv` for ModelDeployment `md`."""
+    spec = md["spec"]
+    version = canonical(mv["spec"]["version"])
+    deadline = int(spec.get("rollback", {}).get("progressDeadlineSeconds", 120))
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(md, {VERSION_LABEL: version_to_dns(version)}),
+        "spec": {
+            "replicas": int(spec.get("replicas", 1)),
+            "selector": {"matchLabels": selector_labels(md["metadata"]["name"])},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "progressDeadlineSeconds": deadline,
+            "revisionHistoryLimit": 5,
+            "minReadySeconds": 0,
+            "template": _pod_template(md, mv, version, settings),
+        },
+    }
+
+
+def _pod_template(md: dict[str, Any], mv: dict[str, Any], version: str, settings: Settings) -> dict[str, Any]:
+    server = md["spec"].get("server", {})
+    image = server.get("image") or settings.default_server_image
+    pull = server.get("imagePullPolicy") or settings.default_image_pull_policy
+    model = md["spec"]["model"]
+    store = storage_mod.resolve(md["spec"].get("storage"), mv["spec"]["artifact"]["uri"], model, version)
+    pieces = storage_mod.pod_storage(store, model, version, image, pull)
+    secrets = _secret_volumes(server, mv)
+    container = _server_container(md, mv, version, settings, image=image, pull=pull)
+    container["volumeMounts"] = pieces.mounts + [m for m, _ in secrets]
+    container["volumeMounts"].append({"name": "tmp", "mountPath": "/tmp"})
+    pod_spec: dict[str, Any] = {
+        "containers": [container],
+        "volumes": [*pieces.volumes, *(v for _, v in secrets), {"name": "tmp", "emptyDir": {}}],
+        "terminationGracePeriodSeconds": 15,
+        "enableServiceLinks": False,
+        "securityContext": {"runAsNonRoot": False, "seccompProfile": {"type": "RuntimeDefault"}},
+    }
+    if pieces.init_containers:
+        pod_spec["initContainers"] = pieces.init_containers
+    labels = {**common_labels(md), VERSION_LABEL: version_to_dns(version)}
+    annotations = {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(settings.server_port),
+        "prometheus.io/path": "/metrics",
+        VERSION_ANNOTATION: version,
+        DIGEST_ANNOTATION: mv["spec"]["artifact"]["sha256"],
+    }
+    return {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec}
+
+
+def _server_container(
+    md: dict[str, Any], mv: dict[str, Any], version: str, settings: Settings, *, image: str, pull: str
+) -> dict[str, Any]:
+    model = md["spec"]["model"]
+    server = md["spec"].get("server", {})
+    startup = int(server.get("startupSeconds") or settings.default_startup_seconds)
+    return {
+        "name": "server",
+        "image": image,
+        "imagePullPolicy": pull,
+        "command": [
+            "modelops-server",
+            "serve",
+            "--models-dir",
+            storage_mod.MODELS_MOUNT,
+            "--model-type",
+            model,
+            "--version",
+            version,
+            "--port",
+            str(settings.server_port),
+        ],
+        "env": _server_env(server, mv),
+        "ports": [{"name": "http", "containerPort": settings.server_port, "protocol": "TCP"}],
+        "resources": server.get("resources") or settings.resources,
+        "readinessProbe": _probe(health_path(model), PROBE_PERIOD_SECONDS, 1),
+        "livenessProbe": _probe("/v2/health/live", 10, 3),
+        "startupProbe": _probe(
+            "/v2/health/live", PROBE_PERIOD_SECONDS, max(1, math.ceil(startup / PROBE_PERIOD_SECONDS))
+        ),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+        "successThreshold": 1,
+    }
+
+
+def _server_env(server: dict[str, Any], mv: dict[str, Any]) -> list[dict[str, str]]:
+    env = [{"name": "MODELOPS_SERVER_EXPECTED_DIGEST", "value": mv["spec"]["artifact"]["sha256"]}]
+    batching = server.get("batching", {})
+    optional = {
+        "MODELOPS_SERVER_THREADS": server.get("threads"),
+        "MODELOPS_SERVER_MAX_BATCH_SIZE": batching.get("maxBatchSize"),
+        "MODELOPS_SERVER_MAX_BATCH_DELAY_MS": batching.get("maxBatchDelayMs"),
+    }
+    env += [{"name": k, "value": str(v)} for k, v in optional.items() if v is not None]
+    if "authSecret" in server:
+        key = server["authSecret"].get("key", "token")
+        env.append({"name": "MODELOPS_SERVER_AUTH_TOKEN_FILE", "value": f"{AUTH_DIR}/{key}"})
+    signature = mv["spec"]["artifact"].get("signature")
+    if signature:
+        key = signature.get("publicKeyKey", "public.pem")
+        env.append({"name": "MODELOPS_SERVER_PUBLIC_KEY", "value": f"{KEY_DIR}/{key}"})
+        env.append({"name": "MODELOPS_SERVER_REQUIRE_SIGNATURE", "value": "true"})
+    defined = {e["name"] for e in env}
+    env += [
+        {"name": e["name"], "value": e.get("value", "")}
+        for e in server.get("env", [])
+        if e["name"] not in defined
+    ]
+    return env
+
+
+def _secret_volumes(
+    server: dict[str, Any], mv: dict[str, Any]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    pairs = []
+    if "authSecret" in server:
+        pairs.append(_secret_volume("auth-token", server["authSecret"]["name"], AUTH_DIR))
+    signature = mv["spec"]["artifact"].get("signature")
+    if signature:
+        pairs.append(_secret_volume("signing-key", signature["publicKeySecret"], KEY_DIR))
+    return pairs
+
+
+def _secret_volume(volume: str, secret: str, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    mount = {"name": volume, "mountPath": path, "readOnly": True}
+    return mount, {"name": volume, "secret": {"secretName": secret}}
+
+
+def template_version(deployment: dict[str, Any] | None) -> str | None:
+    """The model version a (built or observed) Deployment's pod template serves."""
+    if not deployment:
+        return None
+    annotations = deployment.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations")
+    return (annotations or {}).get(VERSION_ANNOTATION)

@@ -1,0 +1,79 @@
+"""One reconcile of a ModelDeployment end to end: read fresh state, plan, apply the plan.
+
+`handlers` calls `reconcile_model_deployment` for every event and timer tick; it is idempotent. The
+apply order matters for crash safety: objects first, then the status (which records a failed version
+before anything else can forget it), then the spec revert, then Events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from modelops_operator import observe, reconcile
+from modelops_operator.draft import Event, Plan, timestamp
+from modelops_operator.kube import Kube, KubeError, custom_path
+from modelops_operator.metrics import OperatorMetrics
+from modelops_operator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def reconcile_model_deployment(
+    kube: Kube, settings: Settings, metrics: OperatorMetrics, namespace: str, name: str
+) -> Plan | None:
+    """Reconcile one ModelDeployment; None when it no longer exists."""
+    started = time.monotonic()
+    try:
+        md = kube.get(custom_path(namespace, "modeldeployments", name))
+        if md is None or md["metadata"].get("deletionTimestamp"):
+            return None
+        now = datetime.now(UTC)
+        result = reconcile.plan(observe.observe(kube, md, settings, now), settings)
+        apply_plan(kube, md, result, timestamp(now))
+    except KubeError as error:
+        kind = "temporary" if error.temporary else "permanent"
+        metrics.errors.labels("ModelDeployment", kind).inc()
+        metrics.reconciles.labels("ModelDeployment", "error").inc()
+        raise
+    finally:
+        metrics.duration.labels("ModelDeployment").observe(time.monotonic() - started)
+    metrics.reconciles.labels("ModelDeployment", "ok").inc()
+    if result.rolled_back:
+        metrics.rollbacks.labels(namespace, md["spec"]["model"]).inc()
+    return result
+
+
+def apply_plan(kube: Kube, md: dict[str, Any], plan: Plan, now: str) -> None:
+    """Make the plan true in the cluster."""
+    path = custom_path(md["metadata"]["namespace"], "modeldeployments", md["metadata"]["name"])
+    for obj in (plan.service, plan.deployment):
+        if obj is not None:
+            kube.apply(obj)
+    if plan.status != (md.get("status") or {}):
+        kube.write_status(path, plan.status)
+    if plan.spec_patch:
+        _revert_spec(kube, path, plan.spec_patch)
+    for key in plan.remove_annotations:
+        escaped = key.replace("~", "~0").replace("/", "~1")
+        kube.json_patch(path, [{"op": "remove", "path": f"/metadata/annotations/{escaped}"}])
+    for event in plan.events:
+        _post(kube, md, event, now)
+
+
+def _revert_spec(kube: Kube, path: str, ops: list[dict[str, Any]]) -> None:
+    try:
+        kube.json_patch(path, ops)
+    except KubeError as error:
+        if error.status != 422:  # 422: the "test" op failed, someone changed spec.version meanwhile
+            raise
+        log.info("spec.version changed before the revert of %s; the next reconcile decides again", path)
+
+
+def _post(kube: Kube, md: dict[str, Any], event: Event, now: str) -> None:
+    try:
+        kube.post_event(md, event.type, event.reason, event.message, now)
+    except KubeError as error:  # an Event is best effort; the status already says it
+        log.warning("could not post event %s on %s: %s", event.reason, md["metadata"]["name"], error)

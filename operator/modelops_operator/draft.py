@@ -1,0 +1,93 @@
+"""The data one reconcile works on: the Plan it produces and the Draft it fills while deciding.
+
+`reconcile` builds a `Draft` per call and returns its `Plan`; `controller` applies the Plan. Kept apart
+from the decision rules so that both stay small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from modelops_operator import builders
+from modelops_operator import conditions as c
+from modelops_operator.settings import Settings
+from modelops_operator.state import Observed
+from modelops_operator.storage import StorageError
+
+NORMAL = "Normal"
+WARNING = "Warning"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event to post on the ModelDeployment."""
+
+    type: str
+    reason: str
+    message: str
+
+
+@dataclass
+class Plan:
+    """What the operator should make true: objects to apply, status to write, spec revert, events."""
+
+    status: dict[str, Any]
+    service: dict[str, Any] | None = None
+    deployment: dict[str, Any] | None = None
+    spec_patch: list[dict[str, Any]] | None = None
+    remove_annotations: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    rolled_back: bool = False
+
+
+@dataclass
+class Draft:
+    """A plan being decided: the observation, the status so far, and the three conditions."""
+
+    obs: Observed
+    settings: Settings
+    plan: Plan
+    target: str
+    now: str
+    available: tuple[bool, str, str] = (False, c.REASON_NO_PODS_READY, "")
+    progressing: tuple[bool, str, str] = (False, c.REASON_ROLLOUT_COMPLETE, "")
+    degraded: tuple[bool, str, str] = (False, c.REASON_HEALTHY, "")
+
+    @property
+    def md(self) -> dict[str, Any]:
+        return self.obs.md
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.plan.status
+
+    @property
+    def rollback(self) -> dict[str, Any]:
+        return dict(self.md["spec"].get("rollback") or {})
+
+    def event(self, kind: str, reason: str, message: str) -> None:
+        self.plan.events.append(Event(kind, reason, message))
+
+    def history(self, version: str, event: str, message: str) -> None:
+        entries = [
+            *self.status.get("history", []),
+            {"version": version, "event": event, "time": self.now, "message": message},
+        ]
+        self.status["history"] = entries[-self.settings.history_limit :]
+
+    def build(self, mv: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The Deployment serving `mv`; None (and Degraded InvalidSpec) when it cannot be built."""
+        if not mv:
+            return None
+        try:
+            return builders.build_deployment(self.md, mv, self.settings)
+        except StorageError as error:  # permanent: reported, not retried hot
+            self.degraded = (True, c.REASON_INVALID_SPEC, str(error))
+            return None
+
+
+def timestamp(moment: datetime) -> str:
+    """RFC 3339 UTC with second precision, as Kubernetes writes times."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,87 @@
+"""Status of a ModelVersion: registered when, and where it is deployed (the seed's deployed_<env>).
+
+`handlers` calls `reconcile_model_version` on events and on a timer; `plan_status` is the pure part:
+it derives the status from the ModelDeployments of the same namespace that serve this version.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from modelops.versions import InvalidVersionError, canonical
+from modelops_operator import conditions as c
+from modelops_operator.draft import timestamp
+from modelops_operator.kube import Kube, custom_path
+
+ENVIRONMENT_PRIORITY = ("production", "staging")
+
+
+def _same_version(a: Any, b: Any) -> bool:
+    try:
+        return canonical(str(a)) == canonical(str(b))
+    except InvalidVersionError:
+        return False
+
+
+def plan_status(mv: dict[str, Any], deployments: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """The ModelVersion's status from the ModelDeployments that may serve it (pure)."""
+    spec, meta = mv["spec"], mv["metadata"]
+    serving = [
+        md
+        for md in deployments
+        if md.get("spec", {}).get("model") == spec["model"]
+        and _same_version((md.get("status") or {}).get("servingVersion"), spec["version"])
+    ]
+    entries = sorted(
+        (
+            {
+                "environment": md["spec"]["environment"],
+                "deployment": md["metadata"]["name"],
+                "stable": _same_version(md.get("status", {}).get("stableVersion"), spec["version"]),
+            }
+            for md in serving
+        ),
+        key=lambda e: (str(e["environment"]), str(e["deployment"])),
+    )
+    environments = [str(e["environment"]) for e in entries]
+    phase = "Deployed" if entries else "Registered"
+    generation = int(meta.get("generation", 1))
+    message = f"serving in {', '.join(environments)}" if entries else "registered, not serving anywhere"
+    old = (mv.get("status") or {}).get("conditions", [])
+    ready = c.make(
+        c.READY,
+        True,
+        c.REASON_DEPLOYED if entries else c.REASON_REGISTERED,
+        message,
+        generation=generation,
+        now=timestamp(now),
+    )
+    return {
+        "observedGeneration": generation,
+        "phase": phase,
+        "seedStatus": _seed_status(environments),
+        "registeredAt": meta.get("creationTimestamp") or timestamp(now),
+        "message": message,
+        "deployments": entries,
+        "conditions": c.set_condition(old, ready),
+    }
+
+
+def _seed_status(environments: list[str]) -> str:
+    for preferred in ENVIRONMENT_PRIORITY:
+        if preferred in environments:
+            return f"deployed_{preferred}"
+    return f"deployed_{environments[0]}" if environments else "registered"
+
+
+def reconcile_model_version(kube: Kube, namespace: str, name: str) -> None:
+    """Read the ModelVersion and the namespace's ModelDeployments; write the status if it changed."""
+    path = custom_path(namespace, "modelversions", name)
+    mv = kube.get(path)
+    if mv is None or mv["metadata"].get("deletionTimestamp"):
+        return
+    deployments = kube.list_items(custom_path(namespace, "modeldeployments"))
+    status = plan_status(mv, deployments, datetime.now(UTC))
+    if status != (mv.get("status") or {}):
+        kube.write_status(path, status)

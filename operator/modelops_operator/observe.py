@@ -1,0 +1,144 @@
+"""Read the cluster state of one ModelDeployment into an `Observed` for the pure reconcile.
+
+`handlers` calls `observe` before `reconcile.plan`. Besides the Deployment's counters it reads the
+pods, and for an unready pod whose server is running it asks the server's own health check (through
+the apiserver pod proxy) why: that is how a reason like "sha256 mismatch for model.onnx" reaches
+status.failedVersions and the Events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from modelops.names import model_version_name
+from modelops.versions import InvalidVersionError, canonical
+from modelops_operator import builders, promotion
+from modelops_operator.kube import Kube, KubeError, custom_path
+from modelops_operator.settings import Settings
+from modelops_operator.state import DeploymentState, Observed, PodState
+
+
+def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -> Observed:
+    """Everything `reconcile.plan` needs about `md`, read from the cluster now."""
+    meta, spec = md["metadata"], md["spec"]
+    namespace, name = meta["namespace"], meta["name"]
+    stable = (md.get("status") or {}).get("stableVersion")
+    deployment = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+    pods = tuple(
+        pod_state(kube, p, spec["model"], settings)
+        for p in kube.list_items(f"/api/v1/namespaces/{namespace}/pods", _selector(name))
+    )
+    return Observed(
+        md=md,
+        now=now,
+        target_mv=find_model_version(kube, namespace, spec["model"], spec["version"]),
+        stable_mv=find_model_version(kube, namespace, spec["model"], stable) if stable else None,
+        deployment=deployment_state(deployment) if deployment else None,
+        pods=pods,
+        analysis_samples=promotion.collect(kube, md, spec["version"], pods, now),
+    )
+
+
+def _selector(name: str) -> str:
+    return ",".join(f"{k}={v}" for k, v in builders.selector_labels(name).items())
+
+
+def find_model_version(kube: Kube, namespace: str, model: str, version: str) -> dict[str, Any] | None:
+    """The ModelVersion of `model` `version`: by its conventional name, else by its spec fields."""
+    try:
+        wanted = canonical(version)
+        by_name = kube.get(custom_path(namespace, "modelversions", model_version_name(model, version)))
+    except (InvalidVersionError, ValueError):
+        return None
+    if by_name is not None and _matches(by_name, model, wanted):
+        return by_name
+    candidates = kube.list_items(custom_path(namespace, "modelversions"))
+    return next((mv for mv in candidates if _matches(mv, model, wanted)), None)
+
+
+def _matches(mv: dict[str, Any], model: str, version: str) -> bool:
+    spec = mv.get("spec", {})
+    try:
+        return spec.get("model") == model and canonical(str(spec.get("version"))) == version
+    except InvalidVersionError:
+        return False
+
+
+def deployment_state(dep: dict[str, Any]) -> DeploymentState:
+    """The counters and conditions of an observed Deployment."""
+    status, spec = dep.get("status", {}), dep.get("spec", {})
+    stalled = next(
+        (
+            c
+            for c in status.get("conditions", [])
+            if c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
+        ),
+        None,
+    )
+    return DeploymentState(
+        version=builders.template_version(dep),
+        generation=int(dep["metadata"].get("generation", 1)),
+        observed_generation=int(status.get("observedGeneration", 0)),
+        replicas=int(spec.get("replicas", 1)),
+        status_replicas=int(status.get("replicas", 0)),
+        updated=int(status.get("updatedReplicas", 0)),
+        ready=int(status.get("readyReplicas", 0)),
+        available=int(status.get("availableReplicas", 0)),
+        progress_deadline_exceeded=stalled is not None,
+        progress_deadline_at=_time(stalled.get("lastUpdateTime")) if stalled else None,
+    )
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def pod_state(kube: Kube, pod: dict[str, Any], model: str, settings: Settings) -> PodState:
+    """One pod's version, readiness, restarts and the reason it is not ready."""
+    meta, status = pod["metadata"], pod.get("status", {})
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
+    container: dict[str, Any] = next(
+        (s for s in status.get("containerStatuses", []) if s.get("name") == "server"), {}
+    )
+    waiting, message = _container_problem(container)
+    health = None
+    if not ready and "running" in container.get("state", {}):
+        health = _health_reason(kube, meta, model, settings)
+    return PodState(
+        name=meta["name"],
+        version=(meta.get("annotations") or {}).get(builders.VERSION_ANNOTATION),
+        ready=ready,
+        restarts=int(container.get("restartCount", 0)),
+        waiting_reason=waiting,
+        message=message,
+        health_reason=health,
+    )
+
+
+def _container_problem(container: dict[str, Any]) -> tuple[str | None, str]:
+    waiting = container.get("state", {}).get("waiting") or {}
+    terminated = container.get("lastState", {}).get("terminated") or {}
+    reason = waiting.get("reason")
+    text = waiting.get("message") or terminated.get("message") or ""
+    if not text and terminated.get("reason"):
+        text = f"last exit {terminated.get('exitCode')}: {terminated['reason']}"
+    return reason, " ".join(str(text).split())[:500]
+
+
+def _health_reason(kube: Kube, meta: dict[str, Any], model: str, settings: Settings) -> str | None:
+    """The server's own explanation from its seed health check, or None when it cannot be asked."""
+    try:
+        _, body = kube.pod_proxy_get(
+            meta["namespace"],
+            meta["name"],
+            settings.server_port,
+            builders.health_path(model),
+            settings.health_timeout_seconds,
+        )
+    except KubeError:
+        return None
+    if isinstance(body, dict) and body.get("status") != "healthy":
+        reason = body.get("reason") or body.get("message")
+        return str(reason) if reason else None
+    return None

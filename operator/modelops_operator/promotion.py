@@ -1,0 +1,66 @@
+"""When a newly Available version becomes the stable version: the promotion rule.
+
+`reconcile.plan` calls `decide` once the candidate's rollout is complete. Without
+`spec.rollback.analysis` the candidate is promoted at once. With it, the analysis package decides
+(sample the pods' metrics for the window, then Promote, keep Waiting, Fail through the rollback path,
+or Hold when inconclusive); `collect` is the observation hook that gathers those samples before the
+pure decision runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from modelops_operator.analysis import hooks as analysis_hooks
+
+PROMOTE = "Promote"
+WAIT = "Wait"
+FAIL = "Fail"
+HOLD = "Hold"
+
+
+@dataclass(frozen=True)
+class PromotionInput:
+    """The candidate (Available, not yet stable) and what is known about it."""
+
+    md: Mapping[str, Any]
+    candidate: str
+    stable: str | None
+    now: datetime
+    samples: Any = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Promote, Wait (analysis running), Fail (roll back) or Hold (keep serving, not stable)."""
+
+    verdict: str
+    analysis: dict[str, Any] | None = None
+    reason: str = ""
+    figures: dict[str, Any] | None = None
+
+
+def analysis_spec(md: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ModelDeployment's `spec.rollback.analysis`, or None when it has none."""
+    rollback = md.get("spec", {}).get("rollback") or {}
+    analysis = rollback.get("analysis")
+    return dict(analysis) if analysis is not None else None
+
+
+def decide(inp: PromotionInput) -> Decision:
+    """The promotion verdict for `inp.candidate` (pure)."""
+    if analysis_spec(inp.md) is None:
+        return Decision(PROMOTE, reason=f"{inp.candidate} is Available")
+    progress = analysis_hooks.judge(inp.md, inp.candidate, inp.stable, inp.samples, inp.now)
+    figures = progress.failure_figures() if progress.should_rollback else None
+    return Decision(progress.action, analysis=progress.to_status(), reason=progress.message, figures=figures)
+
+
+def collect(kube: Any, md: Mapping[str, Any], candidate: str, pods: tuple[Any, ...], now: datetime) -> Any:
+    """Gather what `decide` needs for an analysis (metric samples); None when there is no analysis."""
+    if analysis_spec(md) is None:
+        return None
+    return analysis_hooks.collect(kube.api, md, candidate, pods, now)

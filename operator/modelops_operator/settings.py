@@ -1,0 +1,123 @@
+"""The operator's one typed settings object, read from `MODELOPS_OPERATOR_<FIELD>` once at start-up.
+
+`main` builds it before kopf starts and hands it to the handlers; nothing reads the environment while
+reconciling. An unknown `MODELOPS_OPERATOR_*` variable is an error (a typo must not be silently ignored),
+and so is a value of the wrong type. The Helm chart maps its values onto these variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "MODELOPS_OPERATOR_"
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+
+
+class SettingsError(ValueError):
+    """A MODELOPS_OPERATOR_* variable that is unknown or has a bad value."""
+
+
+def _default_resources() -> dict[str, Any]:
+    return {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Operator-wide defaults and timings; every field can be set as MODELOPS_OPERATOR_<FIELD>."""
+
+    default_server_image: str = "localhost/modelops-server:dev"
+    default_image_pull_policy: str = "IfNotPresent"
+    default_startup_seconds: int = 120
+    resources: dict[str, Any] = field(default_factory=_default_resources)
+    server_port: int = 8080
+    resync_seconds: float = 3.0
+    metrics_port: int = 9090
+    namespaces: tuple[str, ...] = ()
+    history_limit: int = 20
+    crashloop_restarts: int = 3
+    health_timeout_seconds: float = 2.0
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        _check(
+            self.default_image_pull_policy in PULL_POLICIES,
+            "default_image_pull_policy",
+            f"must be one of {', '.join(PULL_POLICIES)}",
+        )
+        _check(self.default_startup_seconds >= 5, "default_startup_seconds", "must be >= 5")
+        _check(0 < self.server_port < 65536, "server_port", "must be a TCP port")
+        _check(0 <= self.metrics_port < 65536, "metrics_port", "must be a TCP port or 0 (off)")
+        _check(self.resync_seconds > 0, "resync_seconds", "must be > 0")
+        _check(self.history_limit >= 1, "history_limit", "must be >= 1")
+        _check(self.crashloop_restarts >= 1, "crashloop_restarts", "must be >= 1")
+        _check(self.health_timeout_seconds > 0, "health_timeout_seconds", "must be > 0")
+        _check(
+            set(self.resources) <= {"requests", "limits"}, "resources", "may only contain requests and limits"
+        )
+
+    @property
+    def clusterwide(self) -> bool:
+        """True when no namespaces are listed: the operator watches every namespace."""
+        return not self.namespaces
+
+
+def _check(ok: bool, name: str, rule: str) -> None:
+    if not ok:
+        raise SettingsError(f"{ENV_PREFIX}{name.upper()}: {rule}")
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _parse_json_object(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
+
+
+def _parse_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+_PARSERS: dict[str, Any] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": _parse_bool,
+    "dict[str, Any]": _parse_json_object,
+    "tuple[str, ...]": _parse_list,
+}
+
+
+def _parser_for(name: str) -> Any:
+    hint = get_type_hints(Settings)[name]
+    spelled = {int: "int", float: "float", str: "str", bool: "bool"}.get(hint, str(hint))
+    return _PARSERS[spelled.replace("typing.", "")]
+
+
+def from_env(environ: Mapping[str, str]) -> Settings:
+    """Build Settings from the MODELOPS_OPERATOR_* entries of `environ` (other variables are ignored)."""
+    known = {f.name for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in known:
+            raise SettingsError(f"unknown setting {key}; known: {', '.join(sorted(known))}")
+        try:
+            values[name] = _parser_for(name)(raw)
+        except ValueError as error:
+            raise SettingsError(f"{key}={raw!r}: {error}") from error
+    return Settings(**values)

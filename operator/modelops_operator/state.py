@@ -1,0 +1,74 @@
+"""What the operator observed about one ModelDeployment, as plain immutable data.
+
+`observe` fills these from the cluster; `reconcile.plan` and `promotion.decide` read them. Keeping the
+observation separate from the decision makes the decision a pure function that unit tests can drive
+with hand-written states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PodState:
+    """One server pod: which version it runs and, when unready, why."""
+
+    name: str
+    version: str | None
+    ready: bool
+    restarts: int = 0
+    waiting_reason: str | None = None
+    message: str = ""
+    health_reason: str | None = None
+
+    def why_unready(self) -> str:
+        """The most precise explanation available: the server's own reason first."""
+        return self.health_reason or self.message or self.waiting_reason or "not ready"
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    """The observed server Deployment (spec replicas and the controller's status counters)."""
+
+    version: str | None
+    generation: int = 1
+    observed_generation: int = 1
+    replicas: int = 1
+    status_replicas: int = 0
+    updated: int = 0
+    ready: int = 0
+    available: int = 0
+    progress_deadline_exceeded: bool = False
+    progress_deadline_at: datetime | None = None
+
+    @property
+    def settled(self) -> bool:
+        """True when the Deployment controller has seen the latest spec."""
+        return self.observed_generation >= self.generation
+
+    @property
+    def complete(self) -> bool:
+        """Every pod runs the template version, is ready and available, and no old pod is left."""
+        return (
+            self.settled
+            and self.updated >= self.replicas
+            and self.ready >= self.replicas
+            and self.available >= self.replicas
+            and self.status_replicas == self.replicas
+        )
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything one reconcile needs: the object, its ModelVersions, the Deployment, pods and time."""
+
+    md: dict[str, Any]
+    now: datetime
+    target_mv: dict[str, Any] | None = None
+    stable_mv: dict[str, Any] | None = None
+    deployment: DeploymentState | None = None
+    pods: tuple[PodState, ...] = field(default_factory=tuple)
+    analysis_samples: Any = None

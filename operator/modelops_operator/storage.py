@@ -1,0 +1,86 @@
+"""How a server pod gets its model files: volumes, mounts and init containers per `spec.storage`.
+
+The builders call `pod_storage` for the Deployment's pod template. When a ModelDeployment has no
+`spec.storage`, it is derived from the ModelVersion's `artifact.uri` (a path → hostPath of the models
+directory, `pvc://claim/dir` → pvc, an http(s) URL → package), so a registry `deploy_model` needs no
+storage knowledge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+MODELS_MOUNT = "/models"
+VOLUME_NAME = "models"
+
+
+class StorageError(ValueError):
+    """Storage that cannot be resolved: a permanent spec error."""
+
+
+@dataclass(frozen=True)
+class PodStorage:
+    """The pod-template pieces that make the model available under MODELS_MOUNT."""
+
+    volumes: list[dict[str, Any]]
+    mounts: list[dict[str, Any]]
+    init_containers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve(md_storage: dict[str, Any] | None, artifact_uri: str, model: str, version: str) -> dict[str, Any]:
+    """The effective storage spec: the ModelDeployment's, or one derived from the artifact URI."""
+    if md_storage:
+        return md_storage
+    uri = artifact_uri.removeprefix("file://")
+    if uri.startswith(("http://", "https://")):
+        return {"type": "package", "url": uri}
+    if uri.startswith("pvc://"):
+        claim, _, sub = uri.removeprefix("pvc://").partition("/")
+        return {"type": "pvc", "claimName": claim, "subPath": _models_root(sub, model, version)}
+    if uri.startswith("/"):
+        return {"type": "hostPath", "path": "/" + _models_root(uri, model, version).lstrip("/")}
+    raise StorageError(f"cannot derive spec.storage from artifact.uri {artifact_uri!r}")
+
+
+def _models_root(path: str, model: str, version: str) -> str:
+    # A seed-layout URI names <root>/<model>/<version>; the server wants <root>.
+    parts = PurePosixPath(path).parts
+    if len(parts) >= 2 and parts[-2:] == (model, version):
+        return str(PurePosixPath(*parts[:-2])) if len(parts) > 2 else ""
+    return path
+
+
+def pod_storage(storage: dict[str, Any], model: str, version: str, image: str, pull: str) -> PodStorage:
+    """Volumes, mounts and init containers for one storage spec."""
+    mount = {"name": VOLUME_NAME, "mountPath": MODELS_MOUNT, "readOnly": True}
+    kind = storage.get("type")
+    if kind == "hostPath":
+        volume = {"name": VOLUME_NAME, "hostPath": {"path": storage["path"], "type": "Directory"}}
+        return PodStorage([volume], [mount])
+    if kind == "pvc":
+        claim = {"claimName": storage["claimName"], "readOnly": True}
+        sub = storage.get("subPath")
+        return PodStorage(
+            [{"name": VOLUME_NAME, "persistentVolumeClaim": claim}],
+            [{**mount, "subPath": sub} if sub else mount],
+        )
+    if kind == "package":
+        return _package_storage(storage["url"], model, version, image=image, pull=pull, mount=mount)
+    raise StorageError(f"unknown spec.storage.type {kind!r}")
+
+
+def _package_storage(
+    url: str, model: str, version: str, *, image: str, pull: str, mount: dict[str, Any]
+) -> PodStorage:
+    source = url.replace("{version}", version).replace("{model}", model)
+    fetch = {
+        "name": "fetch-model",
+        "image": image,
+        "imagePullPolicy": pull,
+        "command": ["modelops-server", "fetch", source, f"{MODELS_MOUNT}/{model}/{version}"],
+        "volumeMounts": [{"name": VOLUME_NAME, "mountPath": MODELS_MOUNT}],
+    }
+    volume = {"name": VOLUME_NAME, "emptyDir": {"sizeLimit": "2Gi"}}
+    return PodStorage([volume], [mount], [fetch])

@@ -1,0 +1,244 @@
+"""Issue 8 on the real cluster: a version failing 30% of predictions is rolled back by the metric analysis.
+
+The ModelDeployment runs every version with the server's test-only fault settings (`spec.server.env`):
+`MODELOPS_SERVER_FAULT_ERROR_RATE=0.3`, limited by `MODELOPS_SERVER_FAULT_VERSIONS` to v1.1.0. A load
+generator thread POSTs predictions to the Service for the whole test. v1.0.0 passes its analysis and
+becomes stable; v1.1.0 breaks maxErrorRate and the operator reverts spec.version to v1.0.0 with
+`cause: AnalysisFailed` and the measured figures; healthy v1.2.0 under the same load passes its window
+and becomes stable. `pytest -s` prints the detection time the issue asks for (client-side threshold
+crossing → spec reverted, and analysis window start → spec reverted).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from localkube_py.settings import REPO_ROOT
+from support.cluster import Kubectl, Poller, condition_is
+from support.e2e import (
+    OperatorProcess,
+    model_root,
+    model_version_object,
+    model_versions,
+    readable_by_all,
+    running_operator,
+    service_url,
+)
+
+MODEL = "safety_classifier"
+NAME = "safety-classifier-production"
+VERSIONS = ["v1.0.0", "v1.1.0", "v1.2.0"]
+FAILING = "v1.1.0"
+WINDOW_S, INTERVAL_S, MIN_REQUESTS, MAX_ERROR_RATE = 20, 2, 20, 0.05
+ANALYSIS = {
+    "windowSeconds": WINDOW_S,
+    "intervalSeconds": INTERVAL_S,
+    "maxErrorRate": MAX_ERROR_RATE,
+    "minRequests": MIN_REQUESTS,
+    "inconclusive": "Hold",  # so a promotion below can only come from a Passed analysis
+}
+FAULTS = [
+    {"name": "MODELOPS_SERVER_FAULT_ERROR_RATE", "value": "0.3"},
+    {"name": "MODELOPS_SERVER_FAULT_VERSIONS", "value": FAILING},
+]
+PREDICT = f"/api/v1/ml-models/{MODEL}/predict"
+PROMOTE_TIMEOUT_S = 240
+ROLLBACK_TIMEOUT_S = 180
+LOAD_PACE_S = 0.1  # ~10 requests/s: plenty for minRequests, gentle on a 2-core machine
+
+
+@dataclass(frozen=True)
+class Answer:
+    at: float
+    status: int  # 0: no HTTP answer (e.g. connection refused before kube-proxy programmed the Service)
+    version: str | None
+
+
+class LoadGenerator:
+    """A thread POSTing predictions to the Service, recording each answer with its time."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._answers: list[Answer] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load-generator", daemon=True)
+
+    def __enter__(self) -> LoadGenerator:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def answers(self) -> list[Answer]:
+        with self._lock:
+            return list(self._answers)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as client:
+            while not self._stop.is_set():
+                answer = self._send(client)
+                with self._lock:
+                    self._answers.append(answer)
+                self._stop.wait(LOAD_PACE_S)  # pacing of the load, not synchronisation
+
+    def _send(self, client: httpx.Client) -> Answer:
+        try:
+            response = client.post(self.url, json={"text": "hello, how are you today?"})
+        except httpx.HTTPError:
+            return Answer(time.monotonic(), 0, None)
+        version = response.json().get("version") if response.status_code == 200 else None
+        return Answer(time.monotonic(), response.status_code, version)
+
+
+def threshold_crossed_at(answers: list[Answer]) -> float | None:
+    """When the client had >= minRequests answers since the failing version's first, > maxErrorRate 500s.
+
+    Only the failing version answers 500 (FAULT_VERSIONS), so its traffic starts at its first answer.
+    """
+    first = next((i for i, a in enumerate(answers) if a.version == FAILING or a.status == 500), None)
+    if first is None:
+        return None
+    errors = 0
+    for count, answer in enumerate(answers[first:], start=1):
+        errors += answer.status == 500
+        if count >= MIN_REQUESTS and errors / count > MAX_ERROR_RATE:
+            return answer.at
+    return None
+
+
+def model_deployment(namespace: str, root: Path) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": NAME, "namespace": namespace},
+        "spec": {
+            "model": MODEL,
+            "environment": "production",
+            "version": "v1.0.0",
+            "replicas": 1,
+            "storage": {"type": "hostPath", "path": str(root)},
+            "server": {"env": FAULTS},
+            "rollback": {"automatic": True, "progressDeadlineSeconds": 120, "analysis": ANALYSIS},
+        },
+    }
+
+
+@dataclass
+class Scene:
+    """The test's namespace: the ModelDeployment, and what to show when a wait fails."""
+
+    kubectl: Kubectl
+    namespace: str
+    operator: OperatorProcess
+
+    def md(self) -> dict[str, Any]:
+        found = self.kubectl.get("modeldeployment", NAME, self.namespace)
+        assert found is not None, f"ModelDeployment {NAME} disappeared"
+        return found
+
+    def set_version(self, version: str) -> None:
+        patch = json.dumps({"spec": {"version": version}})
+        self.kubectl.run("patch", "modeldeployment", NAME, "-n", self.namespace, "--type=merge", "-p", patch)
+
+    def wait(self, what: str, timeout: float, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            md = self.md()
+            return md if check(md) else None
+
+        try:
+            return Poller(timeout, interval=0.2, what=what).until(reached)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.describe()}") from None
+
+    def describe(self) -> str:
+        status = json.dumps(self.md().get("status", {}), indent=1)[-4000:]
+        pods = self.kubectl.run("get", "pods", "-o", "wide", "-n", self.namespace)
+        events = self.kubectl.run("get", "events", "--sort-by=.lastTimestamp", "-n", self.namespace)[-3000:]
+        operator = self.operator.log_tail()
+        return f"status: {status}\n{pods}\n--- events ---\n{events}\n--- operator ---\n{operator}"
+
+
+def stable_is(version: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda md: md.get("status", {}).get("stableVersion") == version
+
+
+def rolled_back(md: dict[str, Any]) -> bool:
+    failed = [f for f in md.get("status", {}).get("failedVersions", []) if f.get("version") == FAILING]
+    return md["spec"]["version"] == "v1.0.0" and bool(failed)
+
+
+def seconds_between(start: str, end: str) -> float:
+    parse = datetime.fromisoformat
+    return (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))).total_seconds()
+
+
+def crd_established(kubectl: Kubectl, name: str) -> bool:
+    return condition_is(kubectl.get("crd", name), "Established", "True")
+
+
+@pytest.fixture
+def scene(cluster: Any, namespace: str, load_image: Callable[[str], str], tmp_path: Path) -> Iterator[Scene]:
+    kubectl: Kubectl = cluster.client
+    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO_ROOT / "crds"))
+    for crd in ("modelversions.modelops.io", "modeldeployments.modelops.io"):
+        Poller(60, what=f"CRD {crd} Established").until(partial(crd_established, kubectl, crd))
+    load_image("server")
+    root = model_root(namespace)
+    dirs = model_versions(root, MODEL, VERSIONS)
+    readable_by_all(root)
+    kubectl.apply(
+        *(model_version_object(namespace, MODEL, v, d) for v, d in dirs.items()), namespace=namespace
+    )
+    with running_operator(cluster.kubeconfig, namespace, tmp_path) as operator:
+        kubectl.apply(model_deployment(namespace, root), namespace=namespace)
+        yield Scene(kubectl, namespace, operator)
+
+
+def test_error_rate_rolls_back_and_a_healthy_version_is_promoted(scene: Scene) -> None:
+    url = service_url(scene.kubectl, scene.namespace, NAME) + PREDICT
+    with LoadGenerator(url) as load:
+        first = scene.wait("v1.0.0 passes its analysis", PROMOTE_TIMEOUT_S, stable_is("v1.0.0"))
+        assert first["status"].get("analysis", {}).get("phase") == "Passed", scene.describe()
+
+        scene.set_version(FAILING)
+        reverted = scene.wait(f"{FAILING} rolled back by the analysis", ROLLBACK_TIMEOUT_S, rolled_back)
+        reverted_at = time.monotonic()
+        crossed_at = threshold_crossed_at(load.answers())
+
+        failure = next(f for f in reverted["status"]["failedVersions"] if f["version"] == FAILING)
+        assert failure["cause"] == "AnalysisFailed", failure
+        assert "exceeds maxErrorRate 5.0%" in failure["reason"], failure
+        assert failure["figures"]["candidate"]["errorRate"] > MAX_ERROR_RATE, failure
+        analysis = reverted["status"]["analysis"]
+        assert (analysis["phase"], analysis["version"]) == ("Failed", FAILING), analysis
+        assert crossed_at is not None, "the client never saw the failing version cross the threshold"
+        window_to_verdict = seconds_between(analysis["startedAt"], analysis["updatedAt"])
+        print(
+            f"\n{FAILING}: threshold crossed (client view) -> spec reverted {reverted_at - crossed_at:.2f}s; "
+            f"window start -> failing sample {window_to_verdict:.2f}s"
+        )
+
+        scene.set_version("v1.2.0")
+        promoted = scene.wait("v1.2.0 passes its analysis", PROMOTE_TIMEOUT_S, stable_is("v1.2.0"))
+        answers = load.answers()
+
+    analysis = promoted["status"]["analysis"]
+    assert (analysis["phase"], analysis["version"]) == ("Passed", "v1.2.0"), analysis
+    assert analysis["candidate"]["requests"] >= MIN_REQUESTS, analysis
+    assert analysis["candidate"]["errors"] == 0, analysis
+    assert promoted["spec"]["version"] == "v1.2.0"
+    assert any(a.version == "v1.2.0" and a.status == 200 for a in answers), "no prediction answered by v1.2.0"

@@ -1,0 +1,161 @@
+"""Built objects against a real apiserver: server-side dry-run, owner-reference garbage collection,
+and whole reconciles (create, revert) whose writes the apiserver accepts."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from modelops_operator import builders, controller, modelversion
+from modelops_operator.kube import Kube, custom_path, load_client, object_path
+from modelops_operator.metrics import OperatorMetrics
+from modelops_operator.settings import Settings
+from support.cluster import Poller
+from support.operator_objects import DIGEST, model_deployment, model_version
+
+SETTINGS = Settings()
+
+
+@pytest.fixture(scope="module")
+def kube(apiserver: Any, crds: list[str]) -> Kube:
+    return Kube(load_client(str(apiserver.kubeconfig)))
+
+
+def _create(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
+    body = copy.deepcopy(obj)
+    for key in ("uid", "generation", "creationTimestamp"):
+        body["metadata"].pop(key, None)
+    plural = "modelversions" if obj["kind"] == "ModelVersion" else "modeldeployments"
+    created: dict[str, Any] = kube.request("POST", custom_path(obj["metadata"]["namespace"], plural), body)
+    return created
+
+
+STORAGES = {
+    "hostPath": {"type": "hostPath", "path": "/var/models"},
+    "pvc": {"type": "pvc", "claimName": "models", "subPath": "seed"},
+    "package": {"type": "package", "url": "https://models.example/{model}/{version}.tar.gz"},
+}
+
+
+@pytest.mark.parametrize("storage", sorted(STORAGES))
+def test_built_objects_pass_server_side_dry_run(kube: Kube, namespace: str, storage: str) -> None:
+    md = _create(
+        kube,
+        model_deployment(
+            "v1.0.0",
+            namespace=namespace,
+            storage=STORAGES[storage],
+            server={"authSecret": {"name": "token"}, "threads": 2},
+        ),
+    )
+    mv = model_version(
+        "v1.0.0",
+        namespace=namespace,
+        artifact={"uri": "/var/models", "sha256": DIGEST, "signature": {"publicKeySecret": "k"}},
+    )
+    deployment = builders.build_deployment(md, mv, SETTINGS)
+    service = builders.build_service(md, SETTINGS)
+    dry_dep = kube.apply(deployment, dry_run=True)
+    dry_svc = kube.apply(service, dry_run=True)
+    assert (
+        dry_dep["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"]
+        == "/api/v1/ml-models/safety_classifier/health"
+    )
+    assert dry_dep["metadata"]["ownerReferences"][0]["uid"] == md["metadata"]["uid"]
+    assert dry_dep["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    assert dry_svc["spec"]["ports"][0]["name"] == "http"
+    assert kube.get(object_path(deployment)) is None, "a dry run must not persist"
+
+
+def test_owned_objects_are_garbage_collected(kube: Kube, namespace: str) -> None:
+    md = _create(kube, model_deployment("v1.0.0", namespace=namespace))
+    deployment = builders.build_deployment(md, model_version("v1.0.0", namespace=namespace), SETTINGS)
+    kube.apply(deployment)
+    kube.apply(builders.build_service(md, SETTINGS))
+    kube.request("DELETE", custom_path(namespace, "modeldeployments", md["metadata"]["name"]))
+    Poller(60, what="Deployment garbage-collected after its ModelDeployment").until(
+        lambda: kube.get(object_path(deployment)) is None
+    )
+
+
+def _events(kube: Kube, namespace: str, reason: str) -> list[dict[str, Any]]:
+    return [e for e in kube.list_items(f"/api/v1/namespaces/{namespace}/events") if e.get("reason") == reason]
+
+
+def test_reconcile_creates_deployment_status_and_events(kube: Kube, namespace: str) -> None:
+    _create(kube, model_version("v1.0.0", namespace=namespace))
+    md = _create(kube, model_deployment("v1.0.0", namespace=namespace))
+    name = md["metadata"]["name"]
+    metrics = OperatorMetrics()
+    for _ in range(2):  # idempotent: the second run changes nothing and posts nothing
+        controller.reconcile_model_deployment(kube, SETTINGS, metrics, namespace, name)
+    dep = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+    assert dep is not None and builders.template_version(dep) == "v1.0.0"
+    assert kube.get(f"/api/v1/namespaces/{namespace}/services/{name}") is not None
+    status = kube.get(custom_path(namespace, "modeldeployments", name))["status"]  # type: ignore[index]
+    assert status["phase"] == "Progressing"
+    assert status["rollout"]["version"] == "v1.0.0"
+    assert {c["type"] for c in status["conditions"]} == {"Available", "Progressing", "Degraded"}
+    assert len(_events(kube, namespace, "Deploying")) == 1
+    assert metrics.reconciles.labels("ModelDeployment", "ok")._value.get() == 2
+
+
+def test_failed_rollout_reverts_spec_as_the_operator(kube: Kube, namespace: str) -> None:
+    for version in ("v1.1.0", "v1.2.0"):
+        _create(kube, model_version(version, namespace=namespace))
+    md = _create(kube, model_deployment("v1.2.0", namespace=namespace))
+    name = md["metadata"]["name"]
+    path = custom_path(namespace, "modeldeployments", name)
+    kube.write_status(
+        path,
+        {
+            "stableVersion": "v1.1.0",
+            "servingVersion": "v1.1.0",
+            "rollout": {"version": "v1.2.0", "startedAt": "2020-01-01T00:00:00Z"},
+        },
+    )
+    kube.apply(builders.build_deployment(md, model_version("v1.2.0", namespace=namespace), SETTINGS))
+    dep_path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+    Poller(30, what="Deployment observed by its controller").until(
+        lambda: (kube.get(dep_path) or {}).get("status", {}).get("observedGeneration")
+    )
+    controller.reconcile_model_deployment(kube, SETTINGS, OperatorMetrics(), namespace, name)
+    after = kube.get(path)
+    assert after is not None
+    assert after["spec"]["version"] == "v1.1.0"
+    managers = {f["manager"] for f in after["metadata"]["managedFields"] if "spec" in str(f.get("fieldsV1"))}
+    assert "modelops-operator" in managers
+    assert after["status"]["failedVersions"][0]["version"] == "v1.2.0"
+    assert after["status"]["lastRollback"] == {
+        **after["status"]["lastRollback"],
+        "from": "v1.2.0",
+        "to": "v1.1.0",
+    }
+    assert _events(kube, namespace, "RolledBack")
+    dep = kube.get(dep_path)
+    assert builders.template_version(dep) == "v1.1.0"
+
+
+def test_model_version_status_is_written(kube: Kube, namespace: str) -> None:
+    mv = _create(kube, model_version("v1.0.0", namespace=namespace))
+    modelversion.reconcile_model_version(kube, namespace, mv["metadata"]["name"])
+    status = kube.get(custom_path(namespace, "modelversions", mv["metadata"]["name"]))["status"]  # type: ignore[index]
+    assert status["phase"] == "Registered"
+    assert status["registeredAt"] == mv["metadata"]["creationTimestamp"]
+
+
+def test_resync_reconciles_every_object_of_the_watched_namespace(kube: Kube, namespace: str) -> None:
+    from modelops_operator import handlers
+
+    _create(kube, model_version("v1.0.0", namespace=namespace))
+    md = _create(kube, model_deployment("v1.0.0", namespace=namespace))
+    runtime = handlers.Runtime(Settings(namespaces=(namespace,)), kube, OperatorMetrics())
+    handlers.resync_once(runtime, include_versions=True)
+    name = md["metadata"]["name"]
+    dep = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+    assert dep is not None and builders.template_version(dep) == "v1.0.0"
+    mv = kube.get(custom_path(namespace, "modelversions", "safety-classifier-v1-0-0"))
+    assert mv is not None and mv["status"]["phase"] == "Registered"
+    assert not kube.get(custom_path(namespace, "modeldeployments", name))["metadata"].get("finalizers")  # type: ignore[index]

@@ -1,0 +1,78 @@
+"""Hand-built ModelDeployment / ModelVersion objects and observed states for operator tests.
+
+The unit tests of the reconcile drive the pure `plan` with these, and the integration tests send the
+same objects to a real apiserver, so both tiers test the same shapes.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from modelops.names import deployment_name, model_version_name
+
+MODEL = "safety_classifier"
+DIGEST = "ab" * 32
+T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def model_version(
+    version: str, model: str = MODEL, namespace: str = "default", **spec: Any
+) -> dict[str, Any]:
+    """A valid ModelVersion object."""
+    return {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "ModelVersion",
+        "metadata": {
+            "name": model_version_name(model, version),
+            "namespace": namespace,
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+            "generation": 1,
+        },
+        "spec": {
+            "model": model,
+            "version": version,
+            "artifact": {"uri": f"/var/models/{model}/{version}", "format": "onnx", "sha256": DIGEST},
+            "metrics": {"accuracy": 0.9},
+            "labels": ["safe", "unsafe"],
+            **spec,
+        },
+    }
+
+
+def model_deployment(
+    version: str,
+    environment: str = "production",
+    namespace: str = "default",
+    status: dict[str, Any] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    """A valid ModelDeployment object with hostPath storage."""
+    md: dict[str, Any] = {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {
+            "name": deployment_name(MODEL, environment),
+            "namespace": namespace,
+            "uid": "0d5e4c6a-1111-2222-3333-444455556666",
+            "generation": 1,
+        },
+        "spec": {
+            "model": MODEL,
+            "environment": environment,
+            "version": version,
+            "replicas": 2,
+            "storage": {"type": "hostPath", "path": "/var/models"},
+            "rollback": {"automatic": True, "mode": "RevertSpec", "progressDeadlineSeconds": 60},
+            **spec,
+        },
+    }
+    if status is not None:
+        md["status"] = copy.deepcopy(status)
+    return md
+
+
+def later(seconds: float) -> datetime:
+    """T0 plus `seconds`."""
+    return T0 + timedelta(seconds=seconds)

@@ -1,0 +1,176 @@
+"""Shapes of the Deployment and Service the operator builds for a ModelDeployment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from modelops_operator import builders
+from modelops_operator.settings import Settings
+from modelops_operator.storage import StorageError, resolve
+from support.operator_objects import DIGEST, MODEL, model_deployment, model_version
+
+SETTINGS = Settings()
+
+
+def _container(dep: dict[str, Any]) -> dict[str, Any]:
+    containers: list[dict[str, Any]] = dep["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["server"]
+    return containers[0]
+
+
+def _env(dep: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in _container(dep)["env"]}
+
+
+def test_deployment_identity_labels_and_owner() -> None:
+    md = model_deployment("v1.2.0")
+    dep = builders.build_deployment(md, model_version("v1.2.0"), SETTINGS)
+    assert dep["metadata"]["name"] == "safety-classifier-production"
+    assert dep["metadata"]["labels"] == {
+        "app.kubernetes.io/name": "modelops-server",
+        "app.kubernetes.io/instance": "safety-classifier-production",
+        "app.kubernetes.io/managed-by": "modelops-operator",
+        "app.kubernetes.io/part-of": "modelops",
+        "modelops.io/model": "safety-classifier",
+        "modelops.io/environment": "production",
+        "modelops.io/version": "v1-2-0",
+    }
+    owner = dep["metadata"]["ownerReferences"][0]
+    assert owner == {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "name": "safety-classifier-production",
+        "uid": md["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    assert dep["spec"]["selector"]["matchLabels"] == builders.selector_labels("safety-classifier-production")
+    assert dep["spec"]["template"]["metadata"]["labels"]["modelops.io/version"] == "v1-2-0"
+
+
+def test_rollout_strategy_never_drops_serving_pods() -> None:
+    dep = builders.build_deployment(model_deployment("v1.0.0"), model_version("v1.0.0"), SETTINGS)
+    assert dep["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+    assert dep["spec"]["progressDeadlineSeconds"] == 60
+    assert dep["spec"]["replicas"] == 2
+
+
+def test_probes_scrape_annotations_and_server_arguments() -> None:
+    dep = builders.build_deployment(model_deployment("1.0.0"), model_version("1.0.0"), SETTINGS)
+    container = _container(dep)
+    assert container["readinessProbe"]["httpGet"] == {
+        "path": f"/api/v1/ml-models/{MODEL}/health",
+        "port": "http",
+    }
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= SETTINGS.default_startup_seconds
+    assert container["command"] == [
+        "modelops-server",
+        "serve",
+        "--models-dir",
+        "/models",
+        "--model-type",
+        MODEL,
+        "--version",
+        "v1.0.0",
+        "--port",
+        "8080",
+    ]
+    annotations = dep["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == "8080"
+    assert annotations["modelops.io/version"] == "v1.0.0"
+    assert builders.template_version(dep) == "v1.0.0"
+    assert _env(dep)["MODELOPS_SERVER_EXPECTED_DIGEST"] == DIGEST
+    assert container["image"] == SETTINGS.default_server_image
+
+
+def test_server_options_secrets_and_signature() -> None:
+    server = {
+        "image": "example/server:1",
+        "threads": 2,
+        "batching": {"maxBatchSize": 16},
+        "authSecret": {"name": "api-token", "key": "token"},
+        "startupSeconds": 30,
+        "env": [
+            {"name": "MODELOPS_SERVER_FAULT_ERROR_RATE", "value": "0.3"},
+            {"name": "MODELOPS_SERVER_EXPECTED_DIGEST", "value": "ignored"},
+        ],
+        "resources": {"limits": {"cpu": "1"}},
+    }
+    mv = model_version(
+        "v1.0.0", artifact={"uri": "/m", "sha256": DIGEST, "signature": {"publicKeySecret": "signing-key"}}
+    )
+    dep = builders.build_deployment(model_deployment("v1.0.0", server=server), mv, SETTINGS)
+    env = _env(dep)
+    assert env["MODELOPS_SERVER_THREADS"] == "2"
+    assert env["MODELOPS_SERVER_MAX_BATCH_SIZE"] == "16"
+    assert env["MODELOPS_SERVER_AUTH_TOKEN_FILE"] == "/var/run/modelops/auth/token"
+    assert env["MODELOPS_SERVER_PUBLIC_KEY"] == "/var/run/modelops/signing/public.pem"
+    assert env["MODELOPS_SERVER_FAULT_ERROR_RATE"] == "0.3"
+    assert env["MODELOPS_SERVER_EXPECTED_DIGEST"] == DIGEST
+    volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["auth-token"]["secret"] == {"secretName": "api-token"}
+    assert volumes["signing-key"]["secret"] == {"secretName": "signing-key"}
+    container = _container(dep)
+    assert container["image"] == "example/server:1"
+    assert container["resources"] == {"limits": {"cpu": "1"}}
+    assert container["startupProbe"]["failureThreshold"] == 15
+
+
+def test_hostpath_pvc_and_package_storage() -> None:
+    host = builders.build_deployment(model_deployment("v1.0.0"), model_version("v1.0.0"), SETTINGS)
+    pod = host["spec"]["template"]["spec"]
+    assert {"name": "models", "hostPath": {"path": "/var/models", "type": "Directory"}} in pod["volumes"]
+    assert {"name": "models", "mountPath": "/models", "readOnly": True} in _container(host)["volumeMounts"]
+    assert "initContainers" not in pod
+
+    pvc_md = model_deployment("v1.0.0", storage={"type": "pvc", "claimName": "models", "subPath": "seed"})
+    pvc = builders.build_deployment(pvc_md, model_version("v1.0.0"), SETTINGS)["spec"]["template"]["spec"]
+    assert {"name": "models", "persistentVolumeClaim": {"claimName": "models", "readOnly": True}} in pvc[
+        "volumes"
+    ]
+
+    url = "https://models.example/{model}-{version}.tar.gz"
+    pkg_md = model_deployment("v1.0.0", storage={"type": "package", "url": url})
+    pkg = builders.build_deployment(pkg_md, model_version("v1.0.0"), SETTINGS)["spec"]["template"]["spec"]
+    assert pkg["initContainers"][0]["command"] == [
+        "modelops-server",
+        "fetch",
+        f"https://models.example/{MODEL}-v1.0.0.tar.gz",
+        f"/models/{MODEL}/v1.0.0",
+    ]
+    assert any("emptyDir" in v for v in pkg["volumes"] if v["name"] == "models")
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        (f"/srv/models/{MODEL}/v1.0.0", {"type": "hostPath", "path": "/srv/models"}),
+        (f"file:///srv/models/{MODEL}/v1.0.0", {"type": "hostPath", "path": "/srv/models"}),
+        ("/srv/flat", {"type": "hostPath", "path": "/srv/flat"}),
+        (f"pvc://models/seed/{MODEL}/v1.0.0", {"type": "pvc", "claimName": "models", "subPath": "seed"}),
+        ("https://x/p.tar.gz", {"type": "package", "url": "https://x/p.tar.gz"}),
+    ],
+)
+def test_storage_derived_from_artifact_uri(uri: str, expected: dict[str, str]) -> None:
+    assert resolve(None, uri, MODEL, "v1.0.0") == expected
+
+
+def test_underivable_storage_is_an_error() -> None:
+    with pytest.raises(StorageError, match=r"artifact\.uri"):
+        resolve(None, "s3://bucket/x", MODEL, "v1.0.0")
+
+
+def test_service_shape() -> None:
+    svc = builders.build_service(model_deployment("v1.0.0"), SETTINGS)
+    assert svc["metadata"]["name"] == "safety-classifier-production"
+    assert svc["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
+    assert svc["spec"]["selector"] == builders.selector_labels("safety-classifier-production")
+    assert svc["metadata"]["ownerReferences"][0]["kind"] == "ModelDeployment"

@@ -1,0 +1,77 @@
+"""Reading observed Deployments and pods into the reconcile's state, and API error classes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from modelops_operator.kube import KubeError, object_path
+from modelops_operator.observe import deployment_state, pod_state
+from modelops_operator.settings import Settings
+
+
+def test_deployment_state_reads_counters_and_deadline() -> None:
+    dep = {
+        "metadata": {"generation": 4},
+        "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"modelops.io/version": "v1.2.0"}}}},
+        "status": {"observedGeneration": 4, "replicas": 3, "updatedReplicas": 1, "readyReplicas": 2,
+                   "availableReplicas": 2,
+                   "conditions": [{"type": "Progressing", "status": "False",
+                                   "reason": "ProgressDeadlineExceeded",
+                                   "lastUpdateTime": "2026-01-01T12:00:30Z"}]},
+    }  # fmt: skip
+    state = deployment_state(dep)
+    assert state.version == "v1.2.0"
+    assert (state.replicas, state.status_replicas, state.updated, state.ready) == (2, 3, 1, 2)
+    assert state.settled and not state.complete
+    assert state.progress_deadline_exceeded
+    assert state.progress_deadline_at == datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
+
+
+def _pod(ready: bool, container: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "p", "namespace": "ns", "annotations": {"modelops.io/version": "v1.1.0"}},
+        "status": {"conditions": [{"type": "Ready", "status": str(ready)}],
+                   "containerStatuses": [{"name": "server", **container}]},
+    }  # fmt: skip
+
+
+def test_crash_looping_pod_reports_restarts_and_last_exit() -> None:
+    container = {"restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                 "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}  # fmt: skip
+    state = pod_state(None, _pod(False, container), "safety_classifier", Settings())  # type: ignore[arg-type]
+    assert state.version == "v1.1.0" and not state.ready
+    assert state.restarts == 4
+    assert state.waiting_reason == "CrashLoopBackOff"
+    assert state.why_unready() == "last exit 1: Error"
+
+
+def test_ready_pod_is_not_asked_for_a_reason() -> None:
+    state = pod_state(None, _pod(True, {"state": {"running": {}}}), "m", Settings())  # type: ignore[arg-type]
+    assert state.ready and state.health_reason is None
+
+
+@pytest.mark.parametrize(
+    ("status", "temporary"),
+    [
+        (409, True),
+        (429, True),
+        (503, True),
+        (0, True),
+        (400, False),
+        (403, False),
+        (422, False),
+        (404, False),
+    ],
+)
+def test_error_classes(status: int, temporary: bool) -> None:
+    assert KubeError(status, "x").temporary is temporary
+
+
+def test_object_paths() -> None:
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "n"}}
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n"}}
+    assert object_path(dep) == "/apis/apps/v1/namespaces/n/deployments/d"
+    assert object_path(svc) == "/api/v1/namespaces/n/services/s"
