@@ -34,7 +34,8 @@ format: install ## apply ruff's formatting and fixes
 
 test: lint test-unit test-integration test-e2e ## lint, then unit -> integration -> e2e
 
-test-unit: install ## unit tier: no cluster
+test-unit: install ## unit tier: no cluster (the chart tests need the built helm)
+	hack/localkube build
 	$(PY) -m pytest tests/unit -q
 
 test-integration: install ## integration tier: a real etcd + kube-apiserver on loopback

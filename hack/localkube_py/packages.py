@@ -24,6 +24,10 @@ REQUIRED = {
     "debootstrap": "/usr/sbin/debootstrap",
     "kmod": "/usr/sbin/modprobe",
     "iproute2": "/usr/sbin/ip",
+    "conntrack": "/usr/sbin/conntrack",
+    "socat": "/usr/bin/socat",
+    # Not for the cluster: the Argo CD health-check tests run the Lua scripts with Lua 5.1.
+    "lua5.1": "/usr/bin/lua5.1",
 }
 
 
