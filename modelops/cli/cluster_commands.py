@@ -36,8 +36,23 @@ def fetch_url(url: str) -> tuple[int, dict[str, Any]]:
         return int(error.code), dict(json.loads(error.read() or b"{}"))
 
 
+def api_answer(model_type: str, code: int, body: bytes | str | None) -> tuple[int, dict[str, Any]]:
+    """The health answer from a proxied response. An API server `Status` (no Service, no ready
+    endpoints) is not the model's answer: it becomes `status: unreachable` with the server's message."""
+    try:
+        answer: Any = json.loads(body or "{}")
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and answer.get("kind") != "Status":
+        return code, answer
+    message = answer.get("message") if isinstance(answer, dict) else None
+    reason = message or f"API server answered {code}"
+    return code, {"model_type": model_type, "status": "unreachable", "reason": reason}
+
+
 def fetch_through_service(ctx: CliContext, model_type: str, environment: str) -> tuple[int, dict[str, Any]]:
     """GET the health endpoint through the API server's proxy to the model's Service (port `http`)."""
+    import urllib3
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -49,14 +64,18 @@ def fetch_through_service(ctx: CliContext, model_type: str, environment: str) ->
     name = f"{deployment_name(model_type, environment)}:http"
     try:
         body: Any = core.connect_get_namespaced_service_proxy_with_path(
-            name, backend.namespace, health_path(model_type), _preload_content=False
+            name,
+            backend.namespace,
+            health_path(model_type),
+            _preload_content=False,
+            _request_timeout=HEALTH_TIMEOUT_S,
         )
-        return int(body.status), dict(json.loads(body.data))
+        return api_answer(model_type, int(body.status), body.data)
     except ApiException as error:
-        try:
-            return int(error.status), dict(json.loads(error.body or "{}"))
-        except ValueError:
-            return int(error.status), {"status": "unreachable", "reason": str(error.reason)}
+        return api_answer(model_type, int(error.status), error.body)
+    except urllib3.exceptions.HTTPError as error:
+        host = backend.api.api_client.configuration.host
+        raise click.ClickException(f"cannot reach the Kubernetes API server at {host}: {error}") from error
 
 
 @click.command()

@@ -112,18 +112,30 @@ def record_from_version(obj: dict[str, Any]) -> VersionRecord:
     )
 
 
-def _status_word(status: dict[str, Any]) -> str:
+def _status_word(status: dict[str, Any], generation: int) -> str:
+    """pending (never reconciled), progressing (a new spec not seen yet, or a rollout running),
+    degraded, or available (serving, nothing in progress)."""
+    if not status:
+        return "pending"
+    if int(status.get("observedGeneration") or 0) < generation:
+        return "progressing"  # the conditions still describe the previous spec
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
     if conditions.get("Degraded") == "True":
         return "degraded"
-    if conditions.get("Available") == "True":
-        return "available"
-    return "progressing" if status else "pending"
+    if conditions.get("Progressing") == "True" or conditions.get("Available") != "True":
+        return "progressing"
+    return "available"
 
 
-def _versions_of(entries: Any) -> tuple[str, ...]:
+# History events the operator writes for versions that never served as good (rollback targets).
+_NOT_GOOD_EVENTS = frozenset({"Deploying", "RolloutFailed", "RetryRequested"})
+
+
+def _versions_of(entries: Any, skip_events: frozenset[str] = frozenset()) -> tuple[str, ...]:
     found = []
     for entry in entries or []:
+        if isinstance(entry, dict) and entry.get("event") in skip_events:
+            continue
         version = entry.get("version") if isinstance(entry, dict) else entry
         if isinstance(version, str):
             found.append(version)
@@ -140,10 +152,12 @@ def record_from_deployment(obj: dict[str, Any]) -> DeploymentRecord:
         version=str(spec["version"]),
         serving_version=status.get("servingVersion") or None,
         deployed_at=str(annotations.get(DEPLOYED_AT_ANNOTATION) or meta.get("creationTimestamp") or ""),
-        status=_status_word(status),
+        status=_status_word(status, int(meta.get("generation") or 0)),
         stable_version=status.get("stableVersion") or None,
         failed_versions=_versions_of(status.get("failedVersions")),
-        history=_versions_of(status.get("history")),
+        # Only versions that became good (Promoted, or the target of a RolledBack): a version that was
+        # merely Deploying when the next one was asked for is no "previous good version".
+        history=_versions_of(status.get("history"), _NOT_GOOD_EVENTS),
     )
 
 

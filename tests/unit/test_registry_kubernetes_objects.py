@@ -58,3 +58,21 @@ def test_deployment_record_reads_cluster_truth_from_status() -> None:
     assert record.status == "degraded" and record.deployed_at == "2024-01-01T00:00:00Z"
     fresh = record_from_deployment({**obj, "status": {}})
     assert (fresh.serving_version, fresh.status) == (None, "pending")
+
+
+def test_history_leaves_out_versions_that_never_became_good() -> None:
+    obj = {
+        "metadata": {"name": "safety-classifier-production"},
+        "spec": {"model": "safety_classifier", "environment": "production", "version": "v1.2.0"},
+        "status": {
+            "servingVersion": "v1.2.0",
+            "stableVersion": "v1.2.0",
+            "history": [
+                {"version": "v1.0.0", "event": "Promoted"},
+                {"version": "v1.1.0", "event": "Deploying"},
+                {"version": "v1.2.0", "event": "Deploying"},
+                {"version": "v1.2.0", "event": "Promoted"},
+            ],
+        },
+    }
+    assert record_from_deployment(obj).history == ("v1.0.0", "v1.2.0")
