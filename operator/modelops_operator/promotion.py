@@ -4,7 +4,9 @@
 `spec.rollback.analysis` the candidate is promoted at once. With it, the analysis package decides
 (sample the pods' metrics for the window, then Promote, keep Waiting, Fail through the rollback path,
 or Hold when inconclusive); `collect` is the observation hook that gathers those samples before the
-pure decision runs.
+pure decision runs. While the candidate is still rolling out, `rollout_analysis` folds the same samples
+into a Pending analysis: the stable version's pods are still there, and usually gone by the time the
+candidate is Available, so this is when the baseline for `maxRegression` is measured.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from modelops_operator.analysis import Phase
 from modelops_operator.analysis import hooks as analysis_hooks
 
 PROMOTE = "Promote"
@@ -57,6 +60,28 @@ def decide(inp: PromotionInput) -> Decision:
     progress = analysis_hooks.judge(inp.md, inp.candidate, inp.stable, inp.samples, inp.now)
     figures = progress.failure_figures() if progress.should_rollback else None
     return Decision(progress.action, analysis=progress.to_status(), reason=progress.message, figures=figures)
+
+
+def rollout_analysis(inp: PromotionInput) -> dict[str, Any] | None:
+    """`status.analysis` while the candidate rolls out (pure): the baseline so far, window not started.
+
+    None (leave `status.analysis` as it is) without an analysis or a stable version to compare with,
+    and once the window has started: the analysis then only moves on when the rollout completes.
+    """
+    if analysis_spec(inp.md) is None or not inp.stable or inp.stable == inp.candidate:
+        return None
+    progress = analysis_hooks.judge(inp.md, inp.candidate, inp.stable, inp.samples, inp.now, available=False)
+    return progress.to_status() if progress.phase is Phase.PENDING else None
+
+
+def unfinished_analysis_of(status: Mapping[str, Any], version: str) -> bool:
+    """True when `status.analysis` is a Pending or Running analysis of `version`.
+
+    When `version` fails otherwise (probes, deadline), that analysis is dropped: it would show
+    "Pending" for a failed version, and a retry must measure afresh, not resume a stale baseline.
+    """
+    analysis = status.get("analysis") or {}
+    return analysis.get("version") == version and analysis.get("phase") in {Phase.PENDING, Phase.RUNNING}
 
 
 def collect(kube: Any, md: Mapping[str, Any], candidate: str, pods: tuple[Any, ...], now: datetime) -> Any:

@@ -165,6 +165,7 @@ def _rollout(draft: Draft) -> None:
     draft.plan.deployment = draft.build(draft.obs.target_mv)
     _track_rollout(draft)
     if dep is None or dep.version != target:
+        _analyse_rollout(draft)
         draft.progressing = (True, c.REASON_ROLLING_OUT, f"updating the Deployment to {target}")
     elif dep.complete:
         _complete(draft)
@@ -172,6 +173,7 @@ def _rollout(draft: Draft) -> None:
         # The stable version is never marked failed: that would leave nothing to serve.
         _fail(draft, *failure)
     else:
+        _analyse_rollout(draft)
         ready_new = sum(1 for p in draft.obs.pods if p.version == target and p.ready)
         draft.progressing = (True, c.REASON_ROLLING_OUT, f"{ready_new}/{dep.replicas} pods of {target} ready")
     rolled = draft.status.get("lastRollback")
@@ -204,14 +206,22 @@ def _complete(draft: Draft) -> None:
     if draft.status.get("stableVersion") == target:
         draft.progressing = (False, c.REASON_ROLLOUT_COMPLETE, f"{target} is stable")
         return
-    decision = promotion.decide(
-        promotion.PromotionInput(
-            draft.md, target, draft.status.get("stableVersion"), draft.obs.now, draft.obs.analysis_samples
-        )
-    )
+    decision = promotion.decide(_promotion_input(draft))
     if decision.analysis is not None:
         draft.status["analysis"] = decision.analysis
     _apply_decision(draft, decision)
+
+
+def _promotion_input(draft: Draft) -> promotion.PromotionInput:
+    stable = draft.status.get("stableVersion")
+    return promotion.PromotionInput(draft.md, draft.target, stable, draft.obs.now, draft.obs.analysis_samples)
+
+
+def _analyse_rollout(draft: Draft) -> None:
+    """Still rolling out: measure the stable pods' baseline now, they are gone once it completes."""
+    analysis = promotion.rollout_analysis(_promotion_input(draft))
+    if analysis is not None:
+        draft.status["analysis"] = analysis
 
 
 def _apply_decision(draft: Draft, decision: promotion.Decision) -> None:
@@ -272,6 +282,8 @@ def _fail(draft: Draft, cause: str, reason: str, figures: dict[str, Any] | None 
         entry["figures"] = figures
     others = [f for f in draft.status.get("failedVersions", []) if f.get("version") != target]
     draft.status["failedVersions"] = [*others, entry]
+    if promotion.unfinished_analysis_of(draft.status, target):
+        draft.status.pop("analysis")
     draft.event(WARNING, c.EVENT_ROLLOUT_FAILED, f"{target} failed ({cause}): {reason}")
     draft.history(target, c.EVENT_ROLLOUT_FAILED, f"{cause}: {reason}")
     draft.progressing = (False, c.REASON_ROLLOUT_STOPPED, f"{target} failed ({cause})")

@@ -7,6 +7,10 @@ becomes stable; v1.1.0 breaks maxErrorRate and the operator reverts spec.version
 `cause: AnalysisFailed` and the measured figures; healthy v1.2.0 under the same load passes its window
 and becomes stable. `pytest -s` prints the detection time the issue asks for (client-side threshold
 crossing → spec reverted, and analysis window start → spec reverted).
+
+The second test checks `maxRegression` alone (no absolute latency threshold): v1.1.0 answers with
+`MODELOPS_SERVER_FAULT_LATENCY_MS` added, and is rolled back because its p99 exceeds 1.5 times the p99
+the stable pods served during the rollout (the baseline, measured before they terminate).
 """
 
 from __future__ import annotations
@@ -52,6 +56,18 @@ FAULTS = [
     {"name": "MODELOPS_SERVER_FAULT_ERROR_RATE", "value": "0.3"},
     {"name": "MODELOPS_SERVER_FAULT_VERSIONS", "value": FAILING},
 ]
+LATENCY_FAULT_MS, MAX_REGRESSION = 600, 1.5
+LATENCY_ANALYSIS = {
+    "windowSeconds": WINDOW_S,
+    "intervalSeconds": 1,
+    "maxRegression": MAX_REGRESSION,
+    "minRequests": 10,
+    "inconclusive": "Hold",
+}
+SLOW = [
+    {"name": "MODELOPS_SERVER_FAULT_LATENCY_MS", "value": str(LATENCY_FAULT_MS)},
+    {"name": "MODELOPS_SERVER_FAULT_VERSIONS", "value": FAILING},
+]
 PREDICT = f"/api/v1/ml-models/{MODEL}/predict"
 PROMOTE_TIMEOUT_S = 240
 ROLLBACK_TIMEOUT_S = 180
@@ -66,22 +82,27 @@ class Answer:
 
 
 class LoadGenerator:
-    """A thread POSTing predictions to the Service, recording each answer with its time."""
+    """Threads POSTing predictions to the Service, recording each answer with its time."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, workers: int = 1) -> None:
         self.url = url
         self._answers: list[Answer] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="load-generator", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"load-generator-{n}", daemon=True)
+            for n in range(workers)
+        ]
 
     def __enter__(self) -> LoadGenerator:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
     def answers(self) -> list[Answer]:
         with self._lock:
@@ -120,7 +141,9 @@ def threshold_crossed_at(answers: list[Answer]) -> float | None:
     return None
 
 
-def model_deployment(namespace: str, root: Path) -> dict[str, Any]:
+def model_deployment(
+    namespace: str, root: Path, faults: list[dict[str, str]], analysis: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "apiVersion": "modelops.io/v1alpha1",
         "kind": "ModelDeployment",
@@ -131,8 +154,8 @@ def model_deployment(namespace: str, root: Path) -> dict[str, Any]:
             "version": "v1.0.0",
             "replicas": 1,
             "storage": {"type": "hostPath", "path": str(root)},
-            "server": {"env": FAULTS},
-            "rollback": {"automatic": True, "progressDeadlineSeconds": 120, "analysis": ANALYSIS},
+            "server": {"env": faults},
+            "rollback": {"automatic": True, "progressDeadlineSeconds": 120, "analysis": analysis},
         },
     }
 
@@ -192,6 +215,25 @@ def crd_established(kubectl: Kubectl, name: str) -> bool:
 
 @pytest.fixture
 def scene(cluster: Any, namespace: str, load_image: Callable[[str], str], tmp_path: Path) -> Iterator[Scene]:
+    yield from make_scene(cluster, namespace, load_image, tmp_path, faults=FAULTS, analysis=ANALYSIS)
+
+
+@pytest.fixture
+def slow_scene(
+    cluster: Any, namespace: str, load_image: Callable[[str], str], tmp_path: Path
+) -> Iterator[Scene]:
+    yield from make_scene(cluster, namespace, load_image, tmp_path, faults=SLOW, analysis=LATENCY_ANALYSIS)
+
+
+def make_scene(
+    cluster: Any,
+    namespace: str,
+    load_image: Callable[[str], str],
+    tmp_path: Path,
+    *,
+    faults: list[dict[str, str]],
+    analysis: dict[str, Any],
+) -> Iterator[Scene]:
     kubectl: Kubectl = cluster.client
     kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO_ROOT / "crds"))
     for crd in ("modelversions.modelops.io", "modeldeployments.modelops.io"):
@@ -204,7 +246,7 @@ def scene(cluster: Any, namespace: str, load_image: Callable[[str], str], tmp_pa
         *(model_version_object(namespace, MODEL, v, d) for v, d in dirs.items()), namespace=namespace
     )
     with running_operator(cluster.kubeconfig, namespace, tmp_path) as operator:
-        kubectl.apply(model_deployment(namespace, root), namespace=namespace)
+        kubectl.apply(model_deployment(namespace, root, faults, analysis), namespace=namespace)
         yield Scene(kubectl, namespace, operator)
 
 
@@ -242,3 +284,32 @@ def test_error_rate_rolls_back_and_a_healthy_version_is_promoted(scene: Scene) -
     assert analysis["candidate"]["errors"] == 0, analysis
     assert promoted["spec"]["version"] == "v1.2.0"
     assert any(a.version == "v1.2.0" and a.status == 200 for a in answers), "no prediction answered by v1.2.0"
+
+
+def test_latency_regression_against_the_stable_baseline_rolls_back(slow_scene: Scene) -> None:
+    scene = slow_scene
+    url = service_url(scene.kubectl, scene.namespace, NAME) + PREDICT
+    with LoadGenerator(url, workers=2) as load:  # running before the rollout: the stable pods serve it
+        scene.wait("v1.0.0 passes its analysis", PROMOTE_TIMEOUT_S, stable_is("v1.0.0"))
+
+        scene.set_version(FAILING)
+        reverted = scene.wait(f"{FAILING} rolled back by the analysis", ROLLBACK_TIMEOUT_S, rolled_back)
+        reverted_at = time.monotonic()
+        answers = load.answers()
+
+    failure = next(f for f in reverted["status"]["failedVersions"] if f["version"] == FAILING)
+    assert failure["cause"] == "AnalysisFailed", failure
+    assert f"above maxRegression {MAX_REGRESSION:g}" in failure["reason"], failure
+    baseline, candidate = failure["figures"]["baseline"], failure["figures"]["candidate"]
+    assert baseline["requests"] >= LATENCY_ANALYSIS["minRequests"], failure
+    assert candidate["p99Ms"] > MAX_REGRESSION * baseline["p99Ms"], failure
+    assert "maxLatencyP99Ms" not in failure["figures"]["thresholds"], failure
+    analysis = reverted["status"]["analysis"]
+    assert (analysis["phase"], analysis["baseline"]["version"]) == ("Failed", "v1.0.0"), analysis
+    slow = [a for a in answers if a.version == FAILING]
+    assert slow, "the client never got an answer from the slow version"
+    print(
+        f"\n{FAILING} (+{LATENCY_FAULT_MS} ms): baseline {baseline}, candidate {candidate}; "
+        f"first slow answer -> spec reverted {reverted_at - slow[0].at:.2f}s; "
+        f"window start -> failing sample {seconds_between(analysis['startedAt'], analysis['updatedAt']):.2f}s"
+    )

@@ -1,10 +1,12 @@
 """The two calls the operator's promotion rule makes: `collect` (I/O, in observe) and `judge` (pure).
 
 `promotion.collect(api, md, candidate, pods)` runs during the operator's observation of a
-ModelDeployment; it delegates to `collect` here, which scrapes only when the analysis is running and
-`intervalSeconds` have passed (None otherwise). `promotion.decide` delegates to `judge`, which folds
-that snapshot into `status.analysis` and returns the progress; `progress.action` is one of promotion's
-verdicts (Promote, Wait, Fail, Hold).
+ModelDeployment; it delegates to `collect` here, which scrapes when the analysis is not final and
+`intervalSeconds` have passed (None otherwise), already while the candidate rolls out. `promotion.decide`
+delegates to `judge`, which folds that snapshot into `status.analysis` and returns the progress;
+`progress.action` is one of promotion's verdicts (Promote, Wait, Fail, Hold).
+`promotion.rollout_analysis` calls `judge(..., available=False)` during the rollout: the stable pods'
+baseline is folded in then, the window starts only when the candidate is Available.
 """
 
 from __future__ import annotations
