@@ -88,4 +88,4 @@ def collect(kube: Any, md: Mapping[str, Any], candidate: str, pods: tuple[Any, .
     """Gather what `decide` needs for an analysis (metric samples); None when there is no analysis."""
     if analysis_spec(md) is None:
         return None
-    return analysis_hooks.collect(kube.api, md, candidate, pods, now)
+    return analysis_hooks.collect(kube, md, candidate, pods, now)

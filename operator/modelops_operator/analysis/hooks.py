@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
+from modelops_operator.kube import Kube
 
 from .progress import AnalysisProgress
 from .samples import Snapshot
@@ -31,7 +32,7 @@ def analysis_spec(md: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def collect(
-    api_client: Any,
+    kube: Kube,
     md: Mapping[str, Any],
     candidate: str,
     pods: Iterable[Any],
@@ -44,7 +45,7 @@ def collect(
     None as well when the candidate is the stable version, or its analysis is final.
 
     `pods` are the operator's observed pods (anything with `.name` and `.version`, the canonical
-    version the pod serves); `api_client` is the kubernetes `ApiClient` (for the pod proxy).
+    version the pod serves); `kube` makes the pod-proxy requests.
     """
     spec = analysis_spec(md)
     if spec is None:
@@ -60,7 +61,7 @@ def collect(
     targets = Targets(namespace, {pod.name: pod.version for pod in pods}, version, stable)
     if progress.thresholds.prometheus_url:
         return scrape_prometheus(targets, prometheus_query(progress.thresholds.prometheus_url))
-    return scrape_pods(targets, proxy_fetcher(api_client, namespace, port))
+    return scrape_pods(targets, proxy_fetcher(kube, namespace, port))
 
 
 def judge(

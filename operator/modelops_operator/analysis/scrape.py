@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import urllib3.exceptions
-from kubernetes.client import CoreV1Api
-from kubernetes.client.exceptions import ApiException
+
+from modelops_operator.kube import Kube, KubeError
 
 from .samples import (
     BUCKET_METRIC,
@@ -42,7 +41,7 @@ PrometheusQuery = Callable[[str], Mapping[str, Any]]
 """PromQL → the decoded JSON answer of /api/v1/query."""
 
 SCRAPE_TIMEOUT_SECONDS = 5.0
-_READ_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError, MetricsParseError, UnicodeDecodeError)
+_READ_ERRORS = (KubeError, OSError, MetricsParseError, UnicodeDecodeError)
 
 
 @dataclass(frozen=True)
@@ -66,19 +65,11 @@ class Targets:
         return None if self.stable_version == self.version else self.stable_version
 
 
-def proxy_fetcher(api_client: Any, namespace: str, port: int) -> MetricsFetcher:
-    """Fetch a pod's /metrics through the apiserver pod proxy with the official client."""
-    core = CoreV1Api(api_client)
+def proxy_fetcher(kube: Kube, namespace: str, port: int) -> MetricsFetcher:
+    """Fetch a pod's /metrics through the apiserver pod proxy (the operator's one proxy path)."""
 
     def fetch(pod: str) -> str:
-        response: Any = core.connect_get_namespaced_pod_proxy_with_path(
-            f"{pod}:{port}",
-            namespace,
-            "metrics",
-            _preload_content=False,
-            _request_timeout=SCRAPE_TIMEOUT_SECONDS,
-        )
-        return bytes(response.data).decode("utf-8")
+        return kube.pod_proxy_text(namespace, pod, port, "/metrics", SCRAPE_TIMEOUT_SECONDS)
 
     return fetch
 

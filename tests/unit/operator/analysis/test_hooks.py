@@ -19,6 +19,7 @@ from kubernetes import client
 
 from modelops_operator.analysis.hooks import collect, judge
 from modelops_operator.analysis.samples import ERRORS, REQUESTS
+from modelops_operator.kube import Kube
 from support.recorded_metrics import RecordedPod, prometheus_answer
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -76,10 +77,10 @@ def endpoints() -> Iterator[tuple[FakeEndpoints, str]]:
     thread.join()
 
 
-def api_client(url: str) -> client.ApiClient:
+def api_client(url: str) -> Kube:
     configuration = client.Configuration()
     configuration.host = url
-    return client.ApiClient(configuration)
+    return Kube(client.ApiClient(configuration))
 
 
 def model_deployment(
@@ -134,7 +135,8 @@ def test_an_unreachable_pod_is_an_error_not_an_exception(endpoints: tuple[FakeEn
     snapshot = collect(api_client(url), model_deployment(ANALYSIS), "1.1.0", pods, NOW)
 
     assert snapshot is not None
-    assert snapshot.errors == ("pod md-gone: NotFoundException: Not Found",)
+    assert len(snapshot.errors) == 1
+    assert snapshot.errors[0].startswith("pod md-gone: KubeError: HTTP 404")
 
 
 def test_metrics_are_read_from_prometheus_when_configured(endpoints: tuple[FakeEndpoints, str]) -> None:

@@ -2,8 +2,6 @@
 
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
 from modelops_operator.analysis.samples import ERRORS, REQUESTS, Snapshot, parse_exposition
 from modelops_operator.analysis.scrape import (
     Targets,
@@ -11,6 +9,7 @@ from modelops_operator.analysis.scrape import (
     scrape_pods,
     scrape_prometheus,
 )
+from modelops_operator.kube import KubeError
 from support.recorded_metrics import RecordedPod, prometheus_answer
 
 TARGETS = Targets(
@@ -51,7 +50,7 @@ def test_an_unreadable_pod_is_reported_and_the_others_are_still_read() -> None:
 
     def fetch(pod: str) -> str:
         if pod == "new-b":
-            raise ApiException(status=503, reason="Service Unavailable")
+            raise KubeError(503, "Service Unavailable")
         if pod == "old-a":
             return "not { prometheus"
         return pods[pod].exposition()
@@ -60,7 +59,7 @@ def test_an_unreadable_pod_is_reported_and_the_others_are_still_read() -> None:
 
     assert list(snapshot.candidate) == ["new-a"]
     assert snapshot.baseline == {}
-    assert snapshot.errors[0] == "pod new-b: ApiException: Service Unavailable"
+    assert snapshot.errors[0] == "pod new-b: KubeError: HTTP 503: Service Unavailable"
     assert snapshot.errors[1].startswith("pod old-a: MetricsParseError")
 
 
