@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from localkube_py.settings import Layout
-from support.cluster import Kubectl, temporary_namespace
+from localkube_py.settings import REPO_ROOT, Layout
+from support.cluster import Kubectl, Poller, condition_is, temporary_namespace
 from support.localkube import LocalCluster, run_localkube
 
 
@@ -53,3 +53,14 @@ def load_image(cluster: LocalCluster) -> Callable[[str], str]:
         return loaded[name]
 
     return load
+
+
+@pytest.fixture(scope="session")
+def crds_installed(cluster: LocalCluster) -> None:
+    """The modelops CRDs from crds/, applied server-side and Established, once per session."""
+    kubectl = cluster.client
+    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO_ROOT / "crds"))
+    for crd in ("modelversions.modelops.io", "modeldeployments.modelops.io"):
+        Poller(60, what=f"CRD {crd} Established").until(
+            lambda c=crd: condition_is(kubectl.get("crd", c), "Established", "True")
+        )

@@ -21,15 +21,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from localkube_py.settings import REPO_ROOT
-from support.cluster import Kubectl, Poller, condition_is
+from support.cluster import Kubectl, Poller
 from support.e2e import (
     OperatorProcess,
     model_root,
@@ -209,18 +207,16 @@ def seconds_between(start: str, end: str) -> float:
     return (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))).total_seconds()
 
 
-def crd_established(kubectl: Kubectl, name: str) -> bool:
-    return condition_is(kubectl.get("crd", name), "Established", "True")
-
-
 @pytest.fixture
-def scene(cluster: Any, namespace: str, load_image: Callable[[str], str], tmp_path: Path) -> Iterator[Scene]:
+def scene(
+    cluster: Any, namespace: str, load_image: Callable[[str], str], tmp_path: Path, crds_installed: None
+) -> Iterator[Scene]:
     yield from make_scene(cluster, namespace, load_image, tmp_path, faults=FAULTS, analysis=ANALYSIS)
 
 
 @pytest.fixture
 def slow_scene(
-    cluster: Any, namespace: str, load_image: Callable[[str], str], tmp_path: Path
+    cluster: Any, namespace: str, load_image: Callable[[str], str], tmp_path: Path, crds_installed: None
 ) -> Iterator[Scene]:
     yield from make_scene(cluster, namespace, load_image, tmp_path, faults=SLOW, analysis=LATENCY_ANALYSIS)
 
@@ -235,9 +231,6 @@ def make_scene(
     analysis: dict[str, Any],
 ) -> Iterator[Scene]:
     kubectl: Kubectl = cluster.client
-    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO_ROOT / "crds"))
-    for crd in ("modelversions.modelops.io", "modeldeployments.modelops.io"):
-        Poller(60, what=f"CRD {crd} Established").until(partial(crd_established, kubectl, crd))
     load_image("server")
     root = model_root(namespace)
     dirs = model_versions(root, MODEL, VERSIONS)

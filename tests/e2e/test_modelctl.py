@@ -24,10 +24,9 @@ from typing import Any
 
 import pytest
 
-from localkube_py.settings import REPO_ROOT
 from modelops.registry import ModelRegistry
 from modelops.registry.kubernetes import KubernetesBackend
-from support.cluster import Kubectl, Poller, condition_is
+from support.cluster import Kubectl, Poller
 from support.e2e import model_root, readable_by_all, running_operator
 from support.models import make_model_dir
 
@@ -87,16 +86,6 @@ class Modelctl:
             return Poller(timeout, interval=1.0, what=what).until(attempt)
         except AssertionError as error:
             raise AssertionError(f"{error}\nlast modelctl answer: {last[0]}") from None
-
-
-@pytest.fixture(scope="module")
-def crds_installed(cluster: Any) -> None:
-    kubectl: Kubectl = cluster.client
-    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO_ROOT / "crds"))
-    for crd in ("modelversions.modelops.io", "modeldeployments.modelops.io"):
-        Poller(60, what=f"CRD {crd} Established").until(
-            lambda c=crd: condition_is(kubectl.get("crd", c), "Established", "True")
-        )
 
 
 @pytest.fixture

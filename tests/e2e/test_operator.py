@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from localkube_py.settings import REPO_ROOT
 from support.cluster import Kubectl, Poller, condition_is
 from support.e2e import (
     PredictClient,
@@ -35,16 +34,6 @@ NAME = "safety-classifier-production"
 DEADLINE_S = 30
 HEALTH = f"/api/v1/ml-models/{MODEL}/health"
 PREDICT = f"/api/v1/ml-models/{MODEL}/predict"
-
-
-@pytest.fixture(scope="module")
-def crds_installed(cluster: Any) -> None:
-    kubectl: Kubectl = cluster.client
-    kubectl.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO_ROOT / "crds"))
-    for crd in ("modelversions.modelops.io", "modeldeployments.modelops.io"):
-        Poller(60, what=f"CRD {crd} Established").until(
-            lambda c=crd: condition_is(kubectl.get("crd", c), "Established", "True")
-        )
 
 
 @pytest.fixture
