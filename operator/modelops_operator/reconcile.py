@@ -346,7 +346,18 @@ def _finish(draft: Draft) -> Plan:
     draft.status["conditions"] = conds
     draft.status["observedGeneration"] = generation
     draft.status["phase"] = _phase(draft)
+    draft.plan.requeue_after = _requeue_after(draft)
     return draft.plan
+
+
+def _requeue_after(draft: Draft) -> float | None:
+    """While a rollout or its analysis is in flight, time matters (deadlines, samples): look again soon.
+
+    Otherwise nothing changes without a watch event, so no requeue at all.
+    """
+    if not draft.progressing[0]:
+        return None
+    return draft.settings.requeue_seconds
 
 
 def _phase(draft: Draft) -> str:

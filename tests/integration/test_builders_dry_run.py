@@ -152,7 +152,8 @@ def test_resync_reconciles_every_object_of_the_watched_namespace(kube: Kube, nam
     _create(kube, model_version("v1.0.0", namespace=namespace))
     md = _create(kube, model_deployment("v1.0.0", namespace=namespace))
     runtime = handlers.Runtime(Settings(namespaces=(namespace,)), kube, OperatorMetrics())
-    handlers.resync_once(runtime, include_versions=True)
+    handlers.resync_once(runtime)
+    assert runtime.queue.run_due() == 2
     name = md["metadata"]["name"]
     dep = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
     assert dep is not None and builders.template_version(dep) == "v1.0.0"

@@ -349,3 +349,19 @@ def test_storage_that_cannot_be_derived_is_a_permanent_spec_error() -> None:
     assert plan.deployment is None
     assert cond(plan, c.DEGRADED)["reason"] == c.REASON_INVALID_SPEC
     assert "s3://bucket/model" in cond(plan, c.DEGRADED)["message"]
+
+
+def test_a_rollout_in_flight_asks_to_be_looked_at_again_soon() -> None:
+    plan = reconcile.plan(observe(model_deployment("v1.0.0")), SETTINGS)
+    assert plan.requeue_after == SETTINGS.requeue_seconds
+    md = model_deployment("v1.2.0", status=serving("v1.1.0"))
+    plan = reconcile.plan(observe(md, deployment=stuck("v1.2.0"), now=later(30)), SETTINGS)
+    assert plan.requeue_after == SETTINGS.requeue_seconds, "the readiness deadline needs a clock"
+
+
+def test_a_settled_object_needs_no_requeue_only_events() -> None:
+    md = model_deployment("v1.0.0", status=serving("v1.0.0"))
+    assert (
+        reconcile.plan(observe(md, deployment=done("v1.0.0"), now=later(300)), SETTINGS).requeue_after is None
+    )
+    assert failed_rollout().requeue_after is None, "a finished rollback waits for the next change"
