@@ -150,7 +150,8 @@ def test_a_rollout_failing_its_probes_drops_its_unfinished_analysis() -> None:
     md = roll_out(pods)
     assert md["status"]["analysis"]["phase"] == "Pending"
 
-    plan = step(md, pods, 61, deployment(CANDIDATE, complete=False))  # past progressDeadlineSeconds
+    # past progressDeadlineSeconds, counted from the candidate pod's readiness at 2 s
+    plan = step(md, pods, 63, deployment(CANDIDATE, complete=False))
 
     [failed] = plan.status["failedVersions"]
     assert failed["cause"] == c.CAUSE_READINESS_TIMEOUT, failed
