@@ -93,7 +93,15 @@ def _consume_retry(draft: Draft) -> None:
     if requested is None:
         return
     draft.plan.remove_annotations.append(RETRY_ANNOTATION)
-    if requested.strip() != draft.target or _failed_entry(draft, draft.target) is None:
+    if requested.strip() != draft.target:
+        return
+    if promotion.held_analysis_of(draft.status, draft.target):
+        draft.status.pop("analysis")  # measured again from a fresh window
+        message = f"analysis of {draft.target} requested again"
+        draft.event(NORMAL, c.EVENT_RETRY_REQUESTED, message)
+        draft.history(draft.target, c.EVENT_RETRY_REQUESTED, message)
+        return
+    if _failed_entry(draft, draft.target) is None:
         return
     draft.status["failedVersions"] = [
         f for f in draft.status["failedVersions"] if f.get("version") != draft.target
@@ -258,7 +266,8 @@ def _complete(draft: Draft) -> None:
 
 def _promotion_input(draft: Draft) -> promotion.PromotionInput:
     stable = draft.status.get("stableVersion")
-    return promotion.PromotionInput(draft.md, draft.target, stable, draft.obs.now, draft.obs.analysis_samples)
+    md = {**draft.md, "status": draft.status}  # the status as decided so far (a retry drops the analysis)
+    return promotion.PromotionInput(md, draft.target, stable, draft.obs.now, draft.obs.analysis_samples)
 
 
 def _analyse_rollout(draft: Draft) -> None:
