@@ -102,6 +102,17 @@ def test_reconcile_creates_deployment_status_and_events(kube: Kube, namespace: s
     assert metrics.reconciles.labels("ModelDeployment", "ok")._value.get() == 2
 
 
+def _deploy_and_wait(kube: Kube, md: dict[str, Any], version: str) -> str:
+    """Apply the Deployment of `version` and wait until its controller has observed it; its path."""
+    namespace = md["metadata"]["namespace"]
+    kube.apply(builders.build_deployment(md, model_version(version, namespace=namespace), SETTINGS))
+    dep_path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{md['metadata']['name']}"
+    Poller(30, what="Deployment observed by its controller").until(
+        lambda: (kube.get(dep_path) or {}).get("status", {}).get("observedGeneration")
+    )
+    return dep_path
+
+
 def test_failed_rollout_reverts_spec_as_the_operator(kube: Kube, namespace: str) -> None:
     for version in ("v1.1.0", "v1.2.0"):
         _create(kube, model_version(version, namespace=namespace))
@@ -116,11 +127,7 @@ def test_failed_rollout_reverts_spec_as_the_operator(kube: Kube, namespace: str)
             "rollout": {"version": "v1.2.0", "startedAt": "2020-01-01T00:00:00Z"},
         },
     )
-    kube.apply(builders.build_deployment(md, model_version("v1.2.0", namespace=namespace), SETTINGS))
-    dep_path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
-    Poller(30, what="Deployment observed by its controller").until(
-        lambda: (kube.get(dep_path) or {}).get("status", {}).get("observedGeneration")
-    )
+    dep_path = _deploy_and_wait(kube, md, "v1.2.0")
     controller.reconcile_model_deployment(kube, SETTINGS, OperatorMetrics(), namespace, name)
     after = kube.get(path)
     assert after is not None
@@ -165,6 +172,7 @@ def test_a_revert_whose_patch_failed_is_applied_by_the_next_reconcile(kube: Kube
             "rollout": {"version": "v1.2.0", "startedAt": "2020-01-01T00:00:00Z"},
         },
     )
+    _deploy_and_wait(kube, md, "v1.2.0")
     flaky = RevertFailsOnce(kube.api)
     with pytest.raises(KubeError, match="injected"):
         controller.reconcile_model_deployment(flaky, SETTINGS, OperatorMetrics(), namespace, name)
