@@ -14,7 +14,6 @@ import dataclasses
 import logging
 import random
 import threading
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +27,7 @@ from modelops_operator.draft import timestamp
 from modelops_operator.kube import GROUP_PATH, Kube, KubeError, custom_path
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
+from modelops_operator.watchindex import DELETED, WatchIndex
 from modelops_operator.workqueue import Backoff, WorkQueue
 
 GROUP, VERSION = "modelops.io", "v1alpha1"
@@ -46,10 +46,7 @@ class Runtime:
     kube: Kube
     metrics: OperatorMetrics
     queue: WorkQueue[Key] = field(init=False)
-    # (namespace, model) -> names, from watch events: which objects an event of the other kind concerns.
-    index: dict[str, defaultdict[tuple[str, str], set[str]]] = field(
-        default_factory=lambda: {MD: defaultdict(set), MV: defaultdict(set)}
-    )
+    index: WatchIndex = field(default_factory=WatchIndex)
 
     def __post_init__(self) -> None:
         backoff = Backoff(self.settings.backoff_seconds, self.settings.max_backoff_seconds)
@@ -61,6 +58,7 @@ class Runtime:
 def reconcile_key(runtime: Runtime, key: Key) -> float | None:
     """The work of one queue key: a ModelDeployment or ModelVersion reconcile; the requeue delay."""
     plural, namespace, name = key
+    log.debug("reconciling %s %s/%s", plural, namespace, name)
     if plural == MV:
         modelversion.reconcile_model_version(runtime.kube, namespace, name)
         return None
@@ -99,38 +97,23 @@ def report_failure(runtime: Runtime, key: Key, error: Exception, retry_in: float
 _KINDS = {MD: "ModelDeployment", MV: "ModelVersion"}
 
 
-def _model_of(body: Any) -> str:
-    return str((body.get("spec") or {}).get("model", ""))
-
-
-def _track(names: set[str], event_type: str | None, name: str) -> None:
-    if event_type == "DELETED":
-        names.discard(name)
-    else:
-        names.add(name)
-
-
-def _queue_related(runtime: Runtime, plural: str, namespace: str, model: str) -> None:
-    for name in sorted(runtime.index[plural][(namespace, model)]):
-        runtime.queue.add((plural, namespace, name))
-
-
-def on_model_deployment(
-    runtime: Runtime, event_type: str | None, namespace: str, name: str, model: str
-) -> None:
-    """A ModelDeployment changed (spec, status or deleted): it and the versions of its model."""
-    _track(runtime.index[MD][(namespace, model)], event_type, name)
-    if event_type != "DELETED":
+def on_model_deployment(runtime: Runtime, event_type: str | None, body: Any) -> None:
+    """A ModelDeployment changed (spec, status or deleted): it, and the ModelVersions whose status
+    says where they serve (those of the versions it named before and names now)."""
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    if event_type != DELETED:
         runtime.queue.add((MD, namespace, name))
-    _queue_related(runtime, MV, namespace, model)  # their status says where they serve
+    for version_name in sorted(runtime.index.model_deployment_event(event_type, body)):
+        runtime.queue.add((MV, namespace, version_name))
 
 
-def on_model_version(runtime: Runtime, event_type: str | None, namespace: str, name: str, model: str) -> None:
-    """A ModelVersion changed: it, and every ModelDeployment of its model (it may be their target)."""
-    _track(runtime.index[MV][(namespace, model)], event_type, name)
-    if event_type != "DELETED":
+def on_model_version(runtime: Runtime, event_type: str | None, body: Any) -> None:
+    """A ModelVersion changed: it, and the ModelDeployments that target, serve or keep its version."""
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    if event_type != DELETED:
         runtime.queue.add((MV, namespace, name))
-    _queue_related(runtime, MD, namespace, model)
+    for deployment in sorted(runtime.index.model_version_event(event_type, body)):
+        runtime.queue.add((MD, namespace, deployment))
 
 
 def on_owned(runtime: Runtime, namespace: str, labels: dict[str, str]) -> None:
@@ -148,12 +131,12 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         return connection_info(settings, runtime.kube.api.configuration.host)
 
     @kopf.on.event(GROUP, VERSION, MD, registry=registry)
-    def model_deployment_event(event: Any, namespace: str | None, name: str, body: Any, **_: Any) -> None:
-        on_model_deployment(runtime, event.get("type"), str(namespace), name, _model_of(body))
+    def model_deployment_event(event: Any, body: Any, **_: Any) -> None:
+        on_model_deployment(runtime, event.get("type"), body)
 
     @kopf.on.event(GROUP, VERSION, MV, registry=registry)
-    def model_version_event(event: Any, namespace: str | None, name: str, body: Any, **_: Any) -> None:
-        on_model_version(runtime, event.get("type"), str(namespace), name, _model_of(body))
+    def model_version_event(event: Any, body: Any, **_: Any) -> None:
+        on_model_version(runtime, event.get("type"), body)
 
     @kopf.on.event("apps", "v1", "deployments", labels=OWNED, registry=registry)
     @kopf.on.event("", "v1", "pods", labels=OWNED, registry=registry)
