@@ -7,7 +7,8 @@ ModelDeployment has `replicas: 0`, as in the issue's measurement):
 - apply -> Deployment created, p50/p99 (a watch on Deployments timestamps each ADDED event);
 - seconds until every ModelDeployment has a status;
 - then `--idle-seconds` of idleness: operator CPU (% of one core, from /proc), RSS, and apiserver
-  requests/s (from the apiserver's own `apiserver_request_total`).
+  requests/s (from the apiserver's own `apiserver_request_total`); then the same window with the
+  operator stopped, since the controller-manager's own requests are in that counter too.
 
 Ratios (this tree ÷ baseline) are printed for each count. Run from the repository root:
 
@@ -56,6 +57,7 @@ class Result:
     all_status_s: float
     idle_operator_cpu_pct: float
     idle_apiserver_rps: float
+    idle_apiserver_rps_operator_stopped: float
     operator_rss_mb: float
 
 
@@ -203,6 +205,12 @@ def run_one(
         cpu0, req0, t0 = _cpu_seconds(operator.pid), _apiserver_requests(kubectl), time.monotonic()
         time.sleep(idle_s)
         cpu1, req1, t1 = _cpu_seconds(operator.pid), _apiserver_requests(kubectl), time.monotonic()
+        rss = _rss_mb(operator.pid)
+        operator.terminate()
+        operator.wait(timeout=30)
+        req2, t2 = _apiserver_requests(kubectl), time.monotonic()
+        time.sleep(idle_s)  # the same window without the operator: what the controller-manager asks
+        req3, t3 = _apiserver_requests(kubectl), time.monotonic()
         return Result(
             implementation=name,
             objects=count,
@@ -211,10 +219,11 @@ def run_one(
             all_status_s=round(all_status_s, 1),
             idle_operator_cpu_pct=round(100 * (cpu1 - cpu0) / (t1 - t0), 2),
             idle_apiserver_rps=round((req1 - req0 - 1) / (t1 - t0), 2),
-            operator_rss_mb=round(_rss_mb(operator.pid), 1),
+            idle_apiserver_rps_operator_stopped=round((req3 - req2 - 1) / (t3 - t2), 2),
+            operator_rss_mb=round(rss, 1),
         )
     finally:
-        if operator is not None:
+        if operator is not None and operator.poll() is None:
             operator.terminate()
             operator.wait(timeout=30)
         stop_plane(plane)
