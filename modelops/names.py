@@ -11,7 +11,10 @@ import re
 
 from modelops.versions import parse_version
 
-MODEL_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,38}[a-z0-9]$"
+# The CRDs carry the same pattern and maxLength (a test keeps them equal): what the apiserver admits,
+# the operator can name.
+MODEL_TYPE_PATTERN = r"^[a-z](_?[a-z0-9])+$"
+MODEL_TYPE_MAX_LENGTH = 40
 ENVIRONMENT_PATTERN = r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"
 _MODEL_TYPE = re.compile(MODEL_TYPE_PATTERN)
 _DNS_TYPE = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
@@ -25,7 +28,7 @@ class InvalidNameError(ValueError):
 
 def validate_model_type(model_type: str) -> str:
     """Return `model_type` unchanged, or raise saying which rule it breaks."""
-    if not _MODEL_TYPE.match(model_type) or "__" in model_type:
+    if len(model_type) > MODEL_TYPE_MAX_LENGTH or not _MODEL_TYPE.match(model_type):
         raise InvalidNameError(
             f"invalid model type {model_type!r}: use 2-40 characters of lowercase letters, digits "
             "and single underscores, starting with a letter (e.g. safety_classifier)"

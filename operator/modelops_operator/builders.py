@@ -24,6 +24,8 @@ VERSION_LABEL = f"{GROUP}/version"
 AUTH_DIR = "/var/run/modelops/auth"
 KEY_DIR = "/var/run/modelops/signing"
 PROBE_PERIOD_SECONDS = 2
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 
 
 def health_path(model: str) -> str:
@@ -33,7 +35,7 @@ def health_path(model: str) -> str:
 
 def selector_labels(name: str) -> dict[str, str]:
     """Labels that select a ModelDeployment's pods (stable across versions: selectors are immutable)."""
-    return {"app.kubernetes.io/name": "modelops-server", "app.kubernetes.io/instance": name}
+    return {"app.kubernetes.io/name": "modelops-server", INSTANCE_LABEL: name}
 
 
 def common_labels(md: dict[str, Any]) -> dict[str, str]:
@@ -41,7 +43,7 @@ def common_labels(md: dict[str, Any]) -> dict[str, str]:
     spec = md["spec"]
     return {
         **selector_labels(md["metadata"]["name"]),
-        "app.kubernetes.io/managed-by": MANAGER,
+        MANAGED_BY_LABEL: MANAGER,
         "app.kubernetes.io/part-of": "modelops",
         f"{GROUP}/model": type_to_dns(spec["model"]),
         f"{GROUP}/environment": spec["environment"],

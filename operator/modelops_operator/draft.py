@@ -40,6 +40,7 @@ class Plan:
     remove_annotations: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     rolled_back: bool = False
+    requeue_after: float | None = None  # seconds until this object must be looked at again
 
 
 @dataclass

@@ -1,29 +1,41 @@
-"""Thin kopf handlers: every event and timer tick of an object runs the one idempotent reconcile.
+"""Thin kopf handlers: watch events only put keys on the work queue; the queue runs every reconcile.
 
-`main` calls `register` with a registry and the process's runtime (settings, API access, metrics),
-and `start_resync`: a thread that re-runs the same reconcile for every object on an interval.
-Handlers only translate errors: temporary API errors (409/429/5xx/network) become kopf retries with
-backoff; permanent ones are logged and wait for the next change or resync (no hot loop).
+`main` calls `register` with a registry and the process's `Runtime` (settings, API access, metrics,
+queue), then `start`. A ModelDeployment is reconciled when it, the ModelVersions of its model, or the
+Deployments and pods it owns change (label-selected, mapped back by the instance label), and again at
+the time its last plan asked for; a slow, jittered safety resync re-queues everything every
+`resync_seconds`. Idle objects cost nothing between events. Any exception in one object's reconcile is
+written as `Degraded=True ReconcileError` on that object and retried for it alone with backoff.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import threading
-from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
+from modelops_operator import conditions as c
 from modelops_operator import controller, modelversion
+from modelops_operator.builders import INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGER
+from modelops_operator.draft import timestamp
 from modelops_operator.kube import GROUP_PATH, Kube, KubeError, custom_path
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
+from modelops_operator.watchindex import DELETED, WatchIndex
+from modelops_operator.workqueue import Backoff, WorkQueue
 
 GROUP, VERSION = "modelops.io", "v1alpha1"
+MD, MV = "modeldeployments", "modelversions"
+OWNED = {MANAGED_BY_LABEL: MANAGER}
 log = logging.getLogger(__name__)
+
+Key = tuple[str, str, str]  # (plural, namespace, name)
 
 
 @dataclass
@@ -33,64 +45,103 @@ class Runtime:
     settings: Settings
     kube: Kube
     metrics: OperatorMetrics
-    locks: defaultdict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
+    queue: WorkQueue[Key] = field(init=False)
+    index: WatchIndex = field(default_factory=WatchIndex)
+
+    def __post_init__(self) -> None:
+        backoff = Backoff(self.settings.backoff_seconds, self.settings.max_backoff_seconds)
+        self.queue = WorkQueue(
+            lambda key: reconcile_key(self, key), lambda k, e, d: report_failure(self, k, e, d), backoff
+        )
 
 
-def _guarded(runtime: Runtime, key: str, work: Any) -> None:
-    # Event handlers and the timer may fire together for one object; reconciles must not interleave.
-    with runtime.locks[key]:
-        try:
-            work()
-        except KubeError as error:
-            if error.temporary:
-                raise kopf.TemporaryError(
-                    str(error), delay=max(2.0, runtime.settings.resync_seconds)
-                ) from error
-            log.error("permanent error reconciling %s: %s", key, error)
-
-
-def reconcile_md(runtime: Runtime, namespace: str, name: str) -> None:
-    """The one ModelDeployment reconcile, serialised per object."""
-    _guarded(
-        runtime,
-        f"md/{namespace}/{name}",
-        lambda: controller.reconcile_model_deployment(
-            runtime.kube, runtime.settings, runtime.metrics, namespace, name
-        ),
+def reconcile_key(runtime: Runtime, key: Key) -> float | None:
+    """The work of one queue key: a ModelDeployment or ModelVersion reconcile; the requeue delay."""
+    plural, namespace, name = key
+    log.debug("reconciling %s %s/%s", plural, namespace, name)
+    if plural == MV:
+        modelversion.reconcile_model_version(runtime.kube, namespace, name)
+        return None
+    plan = controller.reconcile_model_deployment(
+        runtime.kube, runtime.settings, runtime.metrics, namespace, name
     )
+    return plan.requeue_after if plan is not None else None
 
 
-def reconcile_mv(runtime: Runtime, namespace: str, name: str) -> None:
-    """The one ModelVersion status reconcile, serialised per object."""
-    _guarded(
-        runtime,
-        f"mv/{namespace}/{name}",
-        lambda: modelversion.reconcile_model_version(runtime.kube, namespace, name),
+def report_failure(runtime: Runtime, key: Key, error: Exception, retry_in: float) -> None:
+    """Log, count, and (for a ModelDeployment) show the failure in its status; never raises further."""
+    plural, namespace, name = key
+    log.warning("reconcile of %s %s/%s failed (retry in %.0fs): %s", plural, namespace, name, retry_in, error)
+    if not isinstance(error, KubeError):  # API errors are counted where they happen
+        runtime.metrics.errors.labels(_KINDS[plural], "unexpected").inc()
+    if plural != MD:
+        return
+    path = custom_path(namespace, MD, name)
+    md = runtime.kube.get(path)
+    if md is None:
+        return
+    status = dict(md.get("status") or {})
+    message = f"reconcile failed ({type(error).__name__}: {error}); retrying in {retry_in:.0f}s"
+    condition = c.make(
+        c.DEGRADED,
+        True,
+        c.REASON_RECONCILE_ERROR,
+        message,
+        generation=int(md["metadata"].get("generation", 1)),
+        now=timestamp(datetime.now(UTC)),
     )
+    status["conditions"] = c.set_condition(status.get("conditions", []), condition)
+    runtime.kube.write_status(path, status)
+
+
+_KINDS = {MD: "ModelDeployment", MV: "ModelVersion"}
+
+
+def on_model_deployment(runtime: Runtime, event_type: str | None, body: Any) -> None:
+    """A ModelDeployment changed (spec, status or deleted): it, and the ModelVersions whose status
+    says where they serve (those of the versions it named before and names now)."""
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    if event_type != DELETED:
+        runtime.queue.add((MD, namespace, name))
+    for version_name in sorted(runtime.index.model_deployment_event(event_type, body)):
+        runtime.queue.add((MV, namespace, version_name))
+
+
+def on_model_version(runtime: Runtime, event_type: str | None, body: Any) -> None:
+    """A ModelVersion changed: it, and the ModelDeployments that target, serve or keep its version."""
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    if event_type != DELETED:
+        runtime.queue.add((MV, namespace, name))
+    for deployment in sorted(runtime.index.model_version_event(event_type, body)):
+        runtime.queue.add((MD, namespace, deployment))
+
+
+def on_owned(runtime: Runtime, namespace: str, labels: dict[str, str]) -> None:
+    """A Deployment or pod the operator owns changed: its ModelDeployment looks again."""
+    owner = labels.get(INSTANCE_LABEL)
+    if owner:
+        runtime.queue.add((MD, namespace, owner))
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
-    """Register the ModelDeployment and ModelVersion handlers on `registry`.
-
-    No kopf timers: kopf puts a finalizer on every object a timer watches, which blocks deletion
-    (and namespace deletion) whenever the operator is not running. `resync_forever` is the timer.
-    """
+    """Register the watch handlers on `registry` (event handlers only: no finalizers, no annotations)."""
 
     @kopf.on.login(registry=registry)
     def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
         return connection_info(settings, runtime.kube.api.configuration.host)
 
-    @kopf.on.resume(GROUP, VERSION, "modeldeployments", registry=registry)
-    @kopf.on.create(GROUP, VERSION, "modeldeployments", registry=registry)
-    @kopf.on.update(GROUP, VERSION, "modeldeployments", registry=registry)
-    def model_deployment_changed(namespace: str | None, name: str, **_: Any) -> None:
-        reconcile_md(runtime, str(namespace), name)
+    @kopf.on.event(GROUP, VERSION, MD, registry=registry)
+    def model_deployment_event(event: Any, body: Any, **_: Any) -> None:
+        on_model_deployment(runtime, event.get("type"), body)
 
-    @kopf.on.resume(GROUP, VERSION, "modelversions", registry=registry)
-    @kopf.on.create(GROUP, VERSION, "modelversions", registry=registry)
-    @kopf.on.update(GROUP, VERSION, "modelversions", registry=registry)
-    def model_version_changed(namespace: str | None, name: str, **_: Any) -> None:
-        reconcile_mv(runtime, str(namespace), name)
+    @kopf.on.event(GROUP, VERSION, MV, registry=registry)
+    def model_version_event(event: Any, body: Any, **_: Any) -> None:
+        on_model_version(runtime, event.get("type"), body)
+
+    @kopf.on.event("apps", "v1", "deployments", labels=OWNED, registry=registry)
+    @kopf.on.event("", "v1", "pods", labels=OWNED, registry=registry)
+    def owned_event(namespace: str | None, labels: Any, **_: Any) -> None:
+        on_owned(runtime, str(namespace), dict(labels))
 
 
 def _listed(runtime: Runtime, plural: str) -> list[tuple[str, str]]:
@@ -100,38 +151,26 @@ def _listed(runtime: Runtime, plural: str) -> list[tuple[str, str]]:
     return [(meta["namespace"], meta["name"]) for meta in found]
 
 
-def resync_once(runtime: Runtime, include_versions: bool) -> None:
-    """Reconcile every watched object once (level-based: picks up time-driven changes)."""
-    for namespace, name in _listed(runtime, "modeldeployments"):
-        _tolerant(reconcile_md, runtime, namespace, name)
-    if include_versions:
-        for namespace, name in _listed(runtime, "modelversions"):
-            _tolerant(reconcile_mv, runtime, namespace, name)
-
-
-def _tolerant(reconcile: Any, runtime: Runtime, namespace: str, name: str) -> None:
-    try:
-        reconcile(runtime, namespace, name)
-    except kopf.TemporaryError as error:  # one object's trouble must not stop the others
-        log.warning("resync of %s/%s will be retried: %s", namespace, name, error)
+def resync_once(runtime: Runtime) -> None:
+    """Queue every watched ModelDeployment and ModelVersion (the safety net behind the watches)."""
+    for plural in (MD, MV):
+        for namespace, name in _listed(runtime, plural):
+            runtime.queue.add((plural, namespace, name))
 
 
 def resync_forever(runtime: Runtime, stop: threading.Event) -> None:
-    """Every resync_seconds until `stop`: all ModelDeployments; ModelVersions every 5 s or slower."""
-    interval = runtime.settings.resync_seconds
-    every = max(1, round(5.0 / interval))
-    tick = 0
-    while not stop.wait(interval):
-        tick += 1
+    """Until `stop`: a safety resync every resync_seconds, jittered by up to 10 %."""
+    while not stop.wait(runtime.settings.resync_seconds * random.uniform(0.9, 1.1)):
         try:
-            resync_once(runtime, include_versions=tick % every == 0)
-        except Exception:  # a resync must never die; the next tick retries
+            resync_once(runtime)
+        except Exception:  # the resync must never die; the next one retries
             log.exception("resync failed")
 
 
-def start_resync(runtime: Runtime) -> threading.Event:
-    """Run `resync_forever` in a daemon thread; set the returned event to stop it."""
+def start(runtime: Runtime) -> threading.Event:
+    """Start the queue's workers and the safety resync; set the returned event to stop both."""
     stop = threading.Event()
+    runtime.queue.start(runtime.settings.workers)
     threading.Thread(target=resync_forever, args=(runtime, stop), name="resync", daemon=True).start()
     return stop
 

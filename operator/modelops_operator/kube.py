@@ -117,9 +117,13 @@ class Kube:
             raise
         return found
 
-    def list_items(self, path: str, selector: str | None = None) -> list[dict[str, Any]]:
-        """The items of a collection, optionally filtered by a label selector."""
-        query = {"labelSelector": selector} if selector else None
+    def list_items(
+        self, path: str, selector: str | None = None, field_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The items of a collection, optionally filtered by a label and a field selector."""
+        query = {
+            k: v for k, v in (("labelSelector", selector), ("fieldSelector", field_selector)) if v
+        } or None
         items: list[dict[str, Any]] = self.request("GET", path, query=query).get("items", [])
         return items
 

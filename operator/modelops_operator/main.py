@@ -71,7 +71,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> None:
     runtime = handlers.Runtime(settings, Kube(load_client(args.kubeconfig)), metrics)
     registry = kopf.OperatorRegistry()
     handlers.register(registry, runtime)
-    stop_resync = handlers.start_resync(runtime)
+    stop_resync = handlers.start(runtime)
     try:
         kopf.run(
             registry=registry,

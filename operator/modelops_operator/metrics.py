@@ -26,7 +26,7 @@ class OperatorMetrics:
         )
         self.errors = Counter(
             "modelops_operator_errors_total",
-            "Reconcile errors, by kind and class (permanent or temporary)",
+            "Reconcile errors, by kind and class (permanent, temporary or unexpected)",
             ["kind", "error_class"],
             registry=self.registry,
         )

@@ -76,12 +76,13 @@ def _seed_status(environments: list[str]) -> str:
 
 
 def reconcile_model_version(kube: Kube, namespace: str, name: str) -> None:
-    """Read the ModelVersion and the namespace's ModelDeployments; write the status if it changed."""
+    """Read the ModelVersion and its model's ModelDeployments; write the status if it changed."""
     path = custom_path(namespace, "modelversions", name)
     mv = kube.get(path)
     if mv is None or mv["metadata"].get("deletionTimestamp"):
         return
-    deployments = kube.list_items(custom_path(namespace, "modeldeployments"))
+    model_only = f"spec.model={mv['spec']['model']}"
+    deployments = kube.list_items(custom_path(namespace, "modeldeployments"), field_selector=model_only)
     status = plan_status(mv, deployments, datetime.now(UTC))
     if status != (mv.get("status") or {}):
         kube.write_status(path, status)

@@ -84,6 +84,12 @@ def unfinished_analysis_of(status: Mapping[str, Any], version: str) -> bool:
     return analysis.get("version") == version and analysis.get("phase") in {Phase.PENDING, Phase.RUNNING}
 
 
+def held_analysis_of(status: Mapping[str, Any], version: str) -> bool:
+    """True when `status.analysis` ended Inconclusive for `version` (held, under `inconclusive: Hold`)."""
+    analysis = status.get("analysis") or {}
+    return analysis.get("version") == version and analysis.get("phase") == Phase.INCONCLUSIVE
+
+
 def collect(kube: Any, md: Mapping[str, Any], candidate: str, pods: tuple[Any, ...], now: datetime) -> Any:
     """Gather what `decide` needs for an analysis (metric samples); None when there is no analysis."""
     if analysis_spec(md) is None:

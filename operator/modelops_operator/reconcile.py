@@ -35,6 +35,7 @@ def plan(obs: Observed, settings: Settings) -> Plan:
     draft.plan.service = builders.build_service(obs.md, settings)
     _observe_deployment(draft)
     _consume_retry(draft)
+    _retry_pending_revert(draft)
     if _failed_entry(draft, draft.target) is not None:
         _guard(draft)
     elif (problem := _model_version_problem(draft)) is not None:
@@ -51,6 +52,7 @@ _CARRIED = (
     "history",
     "rollout",
     "lastRollback",
+    "pendingRevert",
     "analysis",
     "conditions",
 )
@@ -91,15 +93,42 @@ def _consume_retry(draft: Draft) -> None:
     if requested is None:
         return
     draft.plan.remove_annotations.append(RETRY_ANNOTATION)
-    if requested.strip() != draft.target or _failed_entry(draft, draft.target) is None:
+    if requested.strip() != draft.target:
+        return
+    if promotion.held_analysis_of(draft.status, draft.target):
+        draft.status.pop("analysis")  # measured again from a fresh window
+        message = f"analysis of {draft.target} requested again"
+        draft.event(NORMAL, c.EVENT_RETRY_REQUESTED, message)
+        draft.history(draft.target, c.EVENT_RETRY_REQUESTED, message)
+        return
+    if _failed_entry(draft, draft.target) is None:
         return
     draft.status["failedVersions"] = [
         f for f in draft.status["failedVersions"] if f.get("version") != draft.target
     ]
     draft.status.pop("rollout", None)  # the retry gets a whole new deadline
+    draft.status.pop("pendingRevert", None)
     message = f"retry of failed version {draft.target} requested"
     draft.event(NORMAL, c.EVENT_RETRY_REQUESTED, message)
     draft.history(draft.target, c.EVENT_RETRY_REQUESTED, message)
+
+
+def _retry_pending_revert(draft: Draft) -> None:
+    """A revert decided earlier but not applied (patch failed, operator stopped): patch again."""
+    pending = draft.status.get("pendingRevert")
+    if not pending:
+        return
+    if int(draft.md["metadata"].get("generation", 1)) != pending.get("generation"):
+        draft.status.pop("pendingRevert")  # the spec changed since: the revert applied, or a user acted
+        return
+    draft.plan.spec_patch = _revert_ops(draft, str(pending.get("to")))
+
+
+def _revert_ops(draft: Draft, stable: str) -> list[dict[str, Any]]:
+    return [
+        {"op": "test", "path": "/spec/version", "value": draft.md["spec"]["version"]},
+        {"op": "replace", "path": "/spec/version", "value": stable},
+    ]
 
 
 def _retry_hint(draft: Draft) -> str:
@@ -116,6 +145,13 @@ def _guard(draft: Draft) -> None:
     automatic = draft.rollback.get("automatic", True)
     if automatic and stable and stable != draft.target:
         draft.plan.deployment = draft.build(draft.obs.stable_mv)
+    if draft.plan.spec_patch:
+        message = (
+            f"{draft.target} failed; reverting spec.version to {stable} (the last attempt did not apply)"
+        )
+        draft.degraded = (True, c.REASON_ROLLED_BACK, message)
+        draft.progressing = (False, c.REASON_ROLLOUT_STOPPED, f"{draft.target} is not rolled out again")
+        return
     keeping = f"keeping {stable} serving" if stable else "no stable version to serve"
     message = (
         f"spec.version {draft.target} failed at {failed.get('time', '?')}: "
@@ -164,9 +200,16 @@ def _rollout(draft: Draft) -> None:
     target, dep = draft.target, draft.obs.deployment
     draft.plan.deployment = draft.build(draft.obs.target_mv)
     _track_rollout(draft)
+    _note_progress(draft)
     if dep is None or dep.version != target:
         _analyse_rollout(draft)
         draft.progressing = (True, c.REASON_ROLLING_OUT, f"updating the Deployment to {target}")
+    elif dep.complete and dep.replicas == 0:
+        draft.progressing = (
+            False,
+            c.REASON_SCALED_TO_ZERO,
+            f"{target} is scaled to 0; it is judged (and can become stable) once a pod has served",
+        )
     elif dep.complete:
         _complete(draft)
     elif target != draft.status.get("stableVersion") and (failure := _detect_failure(draft)) is not None:
@@ -199,6 +242,15 @@ def _track_rollout(draft: Draft) -> None:
         draft.history(target, c.EVENT_DEPLOYING, message)
 
 
+def _note_progress(draft: Draft) -> None:
+    """One more pod of the target ready: the readiness deadline starts again (a slow, healthy rollout
+    of many replicas is not a failure)."""
+    rollout = dict(draft.status["rollout"])
+    ready_new = sum(1 for p in draft.obs.pods if p.version == draft.target and p.ready)
+    if ready_new > int(rollout.get("readyPods", 0)):
+        draft.status["rollout"] = {**rollout, "readyPods": ready_new, "progressAt": draft.now}
+
+
 def _complete(draft: Draft) -> None:
     target = draft.target
     if (draft.md.get("status") or {}).get("servingVersion") != target:
@@ -214,7 +266,8 @@ def _complete(draft: Draft) -> None:
 
 def _promotion_input(draft: Draft) -> promotion.PromotionInput:
     stable = draft.status.get("stableVersion")
-    return promotion.PromotionInput(draft.md, draft.target, stable, draft.obs.now, draft.obs.analysis_samples)
+    md = {**draft.md, "status": draft.status}  # the status as decided so far (a retry drops the analysis)
+    return promotion.PromotionInput(md, draft.target, stable, draft.obs.now, draft.obs.analysis_samples)
 
 
 def _analyse_rollout(draft: Draft) -> None:
@@ -251,8 +304,10 @@ def _detect_failure(draft: Draft) -> tuple[str, str] | None:
             f"pod {crashing[0].name} restarted {crashing[0].restarts} times: {crashing[0].why_unready()}",
         )
     deadline = int(draft.rollback.get("progressDeadlineSeconds", 120))
-    started = _parse_time((draft.status.get("rollout") or {}).get("startedAt"))
-    overdue = started is not None and (draft.obs.now - started).total_seconds() > deadline
+    rollout = draft.status.get("rollout") or {}
+    started = _parse_time(rollout.get("startedAt"))
+    since = _parse_time(rollout.get("progressAt")) or started
+    overdue = since is not None and (draft.obs.now - since).total_seconds() > deadline
     stalled = _stalled_since(dep, started)
     if not (overdue or stalled):
         return None
@@ -320,10 +375,9 @@ def _hold(draft: Draft, stable: str, reason: str) -> None:
 def _revert(draft: Draft, stable: str, reason: str) -> None:
     target = draft.target
     draft.plan.deployment = draft.build(draft.obs.stable_mv)
-    draft.plan.spec_patch = [
-        {"op": "test", "path": "/spec/version", "value": draft.md["spec"]["version"]},
-        {"op": "replace", "path": "/spec/version", "value": stable},
-    ]
+    draft.plan.spec_patch = _revert_ops(draft, stable)
+    generation = int(draft.md["metadata"].get("generation", 1))
+    draft.status["pendingRevert"] = {"from": target, "to": stable, "generation": generation}
     draft.plan.rolled_back = True
     draft.status["lastRollback"] = {"from": target, "to": stable, "reason": reason, "time": draft.now}
     message = f"spec.version reverted from {target} to {stable}: {reason}"
@@ -346,7 +400,18 @@ def _finish(draft: Draft) -> Plan:
     draft.status["conditions"] = conds
     draft.status["observedGeneration"] = generation
     draft.status["phase"] = _phase(draft)
+    draft.plan.requeue_after = _requeue_after(draft)
     return draft.plan
+
+
+def _requeue_after(draft: Draft) -> float | None:
+    """While a rollout or its analysis is in flight, time matters (deadlines, samples): look again soon.
+
+    Otherwise nothing changes without a watch event, so no requeue at all.
+    """
+    if not draft.progressing[0]:
+        return None
+    return draft.settings.requeue_seconds
 
 
 def _phase(draft: Draft) -> str:

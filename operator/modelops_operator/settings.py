@@ -34,7 +34,11 @@ class Settings:
     default_startup_seconds: int = 120
     resources: dict[str, Any] = field(default_factory=_default_resources)
     server_port: int = 8080
-    resync_seconds: float = 3.0
+    resync_seconds: float = 300.0
+    requeue_seconds: float = 2.0
+    workers: int = 4
+    backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 300.0
     metrics_port: int = 9090
     namespaces: tuple[str, ...] = ()
     history_limit: int = 20
@@ -52,6 +56,13 @@ class Settings:
         _check(0 < self.server_port < 65536, "server_port", "must be a TCP port")
         _check(0 <= self.metrics_port < 65536, "metrics_port", "must be a TCP port or 0 (off)")
         _check(self.resync_seconds > 0, "resync_seconds", "must be > 0")
+        _check(self.requeue_seconds > 0, "requeue_seconds", "must be > 0")
+        _check(1 <= self.workers <= 64, "workers", "must be between 1 and 64")
+        _check(
+            0 < self.backoff_seconds <= self.max_backoff_seconds,
+            "backoff_seconds",
+            "must be > 0 and <= max_backoff_seconds",
+        )
         _check(self.history_limit >= 1, "history_limit", "must be >= 1")
         _check(self.crashloop_restarts >= 1, "crashloop_restarts", "must be >= 1")
         _check(self.health_timeout_seconds > 0, "health_timeout_seconds", "must be > 0")

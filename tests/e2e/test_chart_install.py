@@ -62,7 +62,7 @@ def release(cluster: Any, namespace: str, load_image: Any) -> Iterator[Release]:
 def install(release: Release) -> None:
     result = release.helm(
         "install", release.name, str(CHART_DIR), "--set", f"operator.watchNamespaces={{{release.namespace}}}",
-        "--set", "operator.resyncSeconds=1", "--wait", "--timeout", f"{INSTALL_TIMEOUT_S}s", check=False,
+        "--set", "operator.requeueSeconds=1", "--wait", "--timeout", f"{INSTALL_TIMEOUT_S}s", check=False,
     )  # fmt: skip
     assert result.returncode == 0, f"helm install failed:\n{result.stderr}\n{release.describe()}"
 

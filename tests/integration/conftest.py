@@ -8,7 +8,6 @@ while the local cluster runs.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -16,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from localkube_py import health, pki, procs
-from localkube_py.components import ControlPlane
-from localkube_py.kubeconfig import write_kubeconfig
-from localkube_py.settings import KUBERNETES_SERVICE_IP, REPO_ROOT, Layout
+from localkube_py.loopback import BinariesMissingError, loopback_plane, start_plane, stop_plane
+from localkube_py.settings import REPO_ROOT, Layout
 from support.cluster import Kubectl, Poller, temporary_namespace
 
 CRDS_DIR = REPO_ROOT / "crds"
@@ -39,69 +36,19 @@ class ApiServer:
         return Kubectl(self.kubectl, self.kubeconfig)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _plane(layout: Layout, root: Path) -> ControlPlane:
-    if not (layout.kube_bin / "kube-apiserver").exists() or not layout.etcd_bin.exists():
-        pytest.fail(
-            f"Kubernetes binaries missing in {layout.kube_bin}: run `hack/localkube build`", pytrace=False
-        )
-    ports = {name: free_port() for name in ("apiserver", "etcd", "peer", "cm", "scheduler")}
-    return ControlPlane(
-        kube_bin=layout.kube_bin,
-        etcd_bin=layout.etcd_bin,
-        root=root,
-        advertise_ip="127.0.0.1",
-        bind_ip="127.0.0.1",
-        apiserver_port=ports["apiserver"],
-        etcd_port=ports["etcd"],
-        etcd_peer_port=ports["peer"],
-        controller_manager_port=ports["cm"],
-        scheduler_port=ports["scheduler"],
-        fast_etcd=True,
-    )
-
-
-def _start(plane: ControlPlane, name: str, argv: list[str | Path], url: str, identity: str | None) -> None:
-    pidfile = procs.PidFile(plane.root / "pids", name)
-    log = plane.root / "logs" / f"{name}.log"
-    procs.start(pidfile, argv, log)
-    context = health.tls_context(plane.pki if identity else None, identity)
-    health.wait_until(name, lambda: health.http_ok(url, context), 60, log=log)
-
-
-def _start_all(plane: ControlPlane) -> None:
-    pki.ensure_pki(plane.pki, "localkube", plane.advertise_ip, KUBERNETES_SERVICE_IP)
-    for identity in ("admin", "controller-manager"):
-        write_kubeconfig(
-            plane.kubeconfig(identity), server=plane.server_url, pki=plane.pki, identity=identity
-        )
-    _start(plane, "etcd", plane.etcd_argv(), f"http://127.0.0.1:{plane.etcd_port}/health", None)
-    _start(plane, "kube-apiserver", plane.apiserver_argv(), f"{plane.server_url}/readyz", "admin")
-    cm_url = f"https://127.0.0.1:{plane.controller_manager_port}/healthz"
-    _start(plane, "kube-controller-manager", plane.controller_manager_argv(), cm_url, None)
-
-
-def _stop_all(plane: ControlPlane) -> None:
-    for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
-        procs.stop(procs.PidFile(plane.root / "pids", name))
-
-
 @pytest.fixture(scope="session")
 def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    plane = _plane(Layout.from_environment(), tmp_path_factory.mktemp("apiserver"))
     try:
-        _start_all(plane)
-        kubeconfig = plane.kubeconfig("admin")
+        plane = loopback_plane(Layout.from_environment(), tmp_path_factory.mktemp("apiserver"))
+    except BinariesMissingError as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        kubeconfig = start_plane(plane)
         kubectl = plane.kube_bin / "kubectl"
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PATH": f"{plane.kube_bin}:{os.environ['PATH']}"}
         yield ApiServer(kubeconfig, kubectl, env, plane.server_url)
     finally:
-        _stop_all(plane)
+        stop_plane(plane)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from modelops_operator import builders, controller, modelversion
-from modelops_operator.kube import Kube, custom_path, load_client, object_path
+from modelops_operator.kube import Kube, KubeError, custom_path, load_client, object_path
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
 from support.cluster import Poller
@@ -102,6 +102,17 @@ def test_reconcile_creates_deployment_status_and_events(kube: Kube, namespace: s
     assert metrics.reconciles.labels("ModelDeployment", "ok")._value.get() == 2
 
 
+def _deploy_and_wait(kube: Kube, md: dict[str, Any], version: str) -> str:
+    """Apply the Deployment of `version` and wait until its controller has observed it; its path."""
+    namespace = md["metadata"]["namespace"]
+    kube.apply(builders.build_deployment(md, model_version(version, namespace=namespace), SETTINGS))
+    dep_path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{md['metadata']['name']}"
+    Poller(30, what="Deployment observed by its controller").until(
+        lambda: (kube.get(dep_path) or {}).get("status", {}).get("observedGeneration")
+    )
+    return dep_path
+
+
 def test_failed_rollout_reverts_spec_as_the_operator(kube: Kube, namespace: str) -> None:
     for version in ("v1.1.0", "v1.2.0"):
         _create(kube, model_version(version, namespace=namespace))
@@ -116,11 +127,7 @@ def test_failed_rollout_reverts_spec_as_the_operator(kube: Kube, namespace: str)
             "rollout": {"version": "v1.2.0", "startedAt": "2020-01-01T00:00:00Z"},
         },
     )
-    kube.apply(builders.build_deployment(md, model_version("v1.2.0", namespace=namespace), SETTINGS))
-    dep_path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
-    Poller(30, what="Deployment observed by its controller").until(
-        lambda: (kube.get(dep_path) or {}).get("status", {}).get("observedGeneration")
-    )
+    dep_path = _deploy_and_wait(kube, md, "v1.2.0")
     controller.reconcile_model_deployment(kube, SETTINGS, OperatorMetrics(), namespace, name)
     after = kube.get(path)
     assert after is not None
@@ -138,6 +145,49 @@ def test_failed_rollout_reverts_spec_as_the_operator(kube: Kube, namespace: str)
     assert builders.template_version(dep) == "v1.1.0"
 
 
+class RevertFailsOnce(Kube):
+    """Our own API wrapper with one 503 on the first spec patch: the apiserver hiccup between the
+    status write and the revert."""
+
+    failed = False
+
+    def json_patch(self, path: str, ops: list[dict[str, Any]]) -> Any:
+        if not self.failed and not path.endswith("/status") and "/spec/version" in str(ops):
+            self.failed = True
+            raise KubeError(503, "service unavailable (injected)")
+        return super().json_patch(path, ops)
+
+
+def test_a_revert_whose_patch_failed_is_applied_by_the_next_reconcile(kube: Kube, namespace: str) -> None:
+    for version in ("v1.1.0", "v1.2.0"):
+        _create(kube, model_version(version, namespace=namespace))
+    md = _create(kube, model_deployment("v1.2.0", namespace=namespace))
+    name = md["metadata"]["name"]
+    path = custom_path(namespace, "modeldeployments", name)
+    kube.write_status(
+        path,
+        {
+            "stableVersion": "v1.1.0",
+            "servingVersion": "v1.1.0",
+            "rollout": {"version": "v1.2.0", "startedAt": "2020-01-01T00:00:00Z"},
+        },
+    )
+    _deploy_and_wait(kube, md, "v1.2.0")
+    flaky = RevertFailsOnce(kube.api)
+    with pytest.raises(KubeError, match="injected"):
+        controller.reconcile_model_deployment(flaky, SETTINGS, OperatorMetrics(), namespace, name)
+    between = kube.get(path) or {}
+    assert between["spec"]["version"] == "v1.2.0", "the injected failure must have stopped the revert"
+    assert between["status"]["pendingRevert"]["to"] == "v1.1.0"
+    controller.reconcile_model_deployment(flaky, SETTINGS, OperatorMetrics(), namespace, name)
+    after = kube.get(path) or {}
+    assert after["spec"]["version"] == "v1.1.0", "the pending revert was not retried"
+    controller.reconcile_model_deployment(flaky, SETTINGS, OperatorMetrics(), namespace, name)
+    settled = kube.get(path) or {}
+    assert "pendingRevert" not in settled["status"]
+    assert settled["status"]["conditions"] and settled["status"]["lastRollback"]["to"] == "v1.1.0"
+
+
 def test_model_version_status_is_written(kube: Kube, namespace: str) -> None:
     mv = _create(kube, model_version("v1.0.0", namespace=namespace))
     modelversion.reconcile_model_version(kube, namespace, mv["metadata"]["name"])
@@ -152,7 +202,8 @@ def test_resync_reconciles_every_object_of_the_watched_namespace(kube: Kube, nam
     _create(kube, model_version("v1.0.0", namespace=namespace))
     md = _create(kube, model_deployment("v1.0.0", namespace=namespace))
     runtime = handlers.Runtime(Settings(namespaces=(namespace,)), kube, OperatorMetrics())
-    handlers.resync_once(runtime, include_versions=True)
+    handlers.resync_once(runtime)
+    assert runtime.queue.run_due() == 2
     name = md["metadata"]["name"]
     dep = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
     assert dep is not None and builders.template_version(dep) == "v1.0.0"

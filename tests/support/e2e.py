@@ -49,7 +49,7 @@ class OperatorProcess:
     def start(self) -> None:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("MODELOPS_OPERATOR_")}
         environ.update(
-            {"MODELOPS_OPERATOR_RESYNC_SECONDS": "1", "MODELOPS_OPERATOR_METRICS_PORT": "0", **self.env}
+            {"MODELOPS_OPERATOR_REQUEUE_SECONDS": "1", "MODELOPS_OPERATOR_METRICS_PORT": "0", **self.env}
         )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

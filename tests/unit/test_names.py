@@ -7,11 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelops.names import (
+    MODEL_TYPE_MAX_LENGTH,
+    MODEL_TYPE_PATTERN,
     InvalidNameError,
     deployment_name,
     dns_to_type,
     model_version_name,
     type_to_dns,
+    validate_model_type,
     version_to_dns,
 )
 
@@ -58,3 +61,34 @@ def test_invalid_environment_rejected() -> None:
 def test_too_long_names_rejected() -> None:
     with pytest.raises(InvalidNameError, match="longer than 63"):
         deployment_name("a" * 40, "b" * 30)
+
+
+def _crd_model_schemas() -> list[dict[str, object]]:
+    import pathlib
+
+    import yaml
+
+    root = pathlib.Path(__file__).resolve().parents[2] / "crds"
+    found = []
+    for name in ("modelversions.yaml", "modeldeployments.yaml"):
+        crd = yaml.safe_load((root / name).read_text())
+        schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        found.append(schema["properties"]["spec"]["properties"]["model"])
+    return found
+
+
+def test_the_crds_admit_exactly_the_model_types_the_operator_can_name() -> None:
+    for schema in _crd_model_schemas():
+        assert schema["pattern"] == MODEL_TYPE_PATTERN
+        assert schema["maxLength"] == MODEL_TYPE_MAX_LENGTH
+
+
+@given(st.from_regex(r"\A[a-z0-9_]{0,44}\Z"))
+def test_crd_pattern_and_validate_model_type_agree(candidate: str) -> None:
+    admitted = bool(re.match(MODEL_TYPE_PATTERN, candidate)) and len(candidate) <= MODEL_TYPE_MAX_LENGTH
+    try:
+        validate_model_type(candidate)
+        valid = True
+    except InvalidNameError:
+        valid = False
+    assert admitted == valid, candidate

@@ -13,6 +13,10 @@ rejects unknown ones at start-up; tests/unit/test_chart.py feeds this list to th
   value: {{ join "," $op.watchNamespaces | quote }}
 - name: MODELOPS_OPERATOR_RESYNC_SECONDS
   value: {{ $op.resyncSeconds | quote }}
+- name: MODELOPS_OPERATOR_REQUEUE_SECONDS
+  value: {{ $op.requeueSeconds | quote }}
+- name: MODELOPS_OPERATOR_WORKERS
+  value: {{ $op.workers | quote }}
 - name: MODELOPS_OPERATOR_DEFAULT_SERVER_IMAGE
   value: {{ include "modelops.image" $srv.image | quote }}
 - name: MODELOPS_OPERATOR_DEFAULT_IMAGE_PULL_POLICY

@@ -147,8 +147,19 @@ def figures_from_totals(totals: PodCounters) -> Figures:
     )
 
 
-def decide(thresholds: Thresholds, candidate: Figures, baseline: Figures | None, elapsed_s: float) -> Verdict:
-    """The verdict for the candidate after `elapsed_s` seconds of its window."""
+def decide(
+    thresholds: Thresholds,
+    candidate: Figures,
+    baseline: Figures | None,
+    elapsed_s: float,
+    *,
+    baseline_expected: bool = False,
+) -> Verdict:
+    """The verdict for the candidate after `elapsed_s` seconds of its window.
+
+    `baseline_expected`: a stable version exists, so `maxRegression` must be judged against it; when
+    its figures are too thin to judge, the window ends Inconclusive, never a silent pass.
+    """
     enough = candidate.requests >= thresholds.min_requests
     breaches = threshold_breaches(thresholds, candidate, baseline) if enough else []
     if breaches:
@@ -159,6 +170,8 @@ def decide(thresholds: Thresholds, candidate: Figures, baseline: Figures | None,
         )
     if not enough:
         return Verdict(Phase.INCONCLUSIVE, _inconclusive_message(thresholds, candidate))
+    if baseline_expected and thresholds.max_regression is not None and not _usable(thresholds, baseline):
+        return Verdict(Phase.INCONCLUSIVE, _no_baseline_message(thresholds, baseline))
     return Verdict(Phase.PASSED, f"{candidate.describe()} in {_window(thresholds)}: within thresholds")
 
 
@@ -207,6 +220,19 @@ def _regression_breach(thresholds: Thresholds, candidate: Figures, baseline: Fig
 
 def _usable_baseline(thresholds: Thresholds, baseline: Figures) -> bool:
     return baseline.requests >= thresholds.min_requests and bool(baseline.p99_ms)
+
+
+def _usable(thresholds: Thresholds, baseline: Figures | None) -> bool:
+    return baseline is not None and _usable_baseline(thresholds, baseline)
+
+
+def _no_baseline_message(thresholds: Thresholds, baseline: Figures | None) -> str:
+    served = 0 if baseline is None else baseline.requests
+    return (
+        f"maxRegression {thresholds.max_regression:g} could not be judged: the stable version served "
+        f"{served} requests with a latency figure in {_window(thresholds)} (minRequests "
+        f"{thresholds.min_requests}); inconclusive policy {thresholds.inconclusive}"
+    )
 
 
 def _inconclusive_message(thresholds: Thresholds, candidate: Figures) -> str:

@@ -118,7 +118,14 @@ def _verdict(
     if started_at is None:
         waiting = f"waiting for {progress.version} to become available; {candidate.describe()} so far"
         return Verdict(Phase.PENDING, waiting)
-    return decide(progress.thresholds, candidate, baseline, (now - started_at).total_seconds())
+    stable = progress.state.stable_version
+    return decide(
+        progress.thresholds,
+        candidate,
+        baseline,
+        (now - started_at).total_seconds(),
+        baseline_expected=stable is not None and stable != progress.version,
+    )
 
 
 def _figures(window: WindowState) -> Figures:

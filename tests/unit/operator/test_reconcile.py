@@ -167,6 +167,7 @@ def test_failed_rollout_reverts_spec_to_stable_with_pod_reason() -> None:
 def test_after_revert_degraded_stays_rolled_back_until_a_new_version() -> None:
     reverted = failed_rollout()
     md = model_deployment("v1.1.0", status=reverted.status)
+    md["metadata"]["generation"] = 2  # the revert patch changed the spec
     plan = reconcile.plan(observe(md, deployment=done("v1.1.0"), now=later(70)), SETTINGS)
     assert plan.spec_patch is None
     assert (cond(plan, c.DEGRADED)["status"], cond(plan, c.DEGRADED)["reason"]) == ("True", "RolledBack")
@@ -221,6 +222,7 @@ def test_crash_loop_fails_early() -> None:
 def test_reapplied_failed_version_does_not_flap() -> None:
     reverted = failed_rollout()
     md = model_deployment("v1.2.0", status=reverted.status)
+    md["metadata"]["generation"] = 3  # reverted (2), then v1.2.0 applied again (3)
     plan = reconcile.plan(observe(md, deployment=done("v1.1.0"), now=later(90)), SETTINGS)
     assert plan.spec_patch is None
     assert plan.deployment is not None
@@ -296,6 +298,7 @@ def test_history_is_bounded() -> None:
 def test_stable_version_is_never_marked_failed_while_the_failed_pods_go_away() -> None:
     reverted = failed_rollout()
     md = model_deployment("v1.1.0", status=reverted.status)
+    md["metadata"]["generation"] = 2  # the revert patch changed the spec
     leftover = DeploymentState(
         version="v1.1.0",
         replicas=2,
@@ -349,3 +352,79 @@ def test_storage_that_cannot_be_derived_is_a_permanent_spec_error() -> None:
     assert plan.deployment is None
     assert cond(plan, c.DEGRADED)["reason"] == c.REASON_INVALID_SPEC
     assert "s3://bucket/model" in cond(plan, c.DEGRADED)["message"]
+
+
+def test_a_rollout_in_flight_asks_to_be_looked_at_again_soon() -> None:
+    plan = reconcile.plan(observe(model_deployment("v1.0.0")), SETTINGS)
+    assert plan.requeue_after == SETTINGS.requeue_seconds
+    md = model_deployment("v1.2.0", status=serving("v1.1.0"))
+    plan = reconcile.plan(observe(md, deployment=stuck("v1.2.0"), now=later(30)), SETTINGS)
+    assert plan.requeue_after == SETTINGS.requeue_seconds, "the readiness deadline needs a clock"
+
+
+def test_a_settled_object_needs_no_requeue_only_events() -> None:
+    md = model_deployment("v1.0.0", status=serving("v1.0.0"))
+    assert (
+        reconcile.plan(observe(md, deployment=done("v1.0.0"), now=later(300)), SETTINGS).requeue_after is None
+    )
+    assert failed_rollout().requeue_after is None, "a finished rollback waits for the next change"
+
+
+def test_a_revert_that_did_not_apply_is_patched_again_without_new_events() -> None:
+    reverted = failed_rollout()
+    assert reverted.status["pendingRevert"] == {"from": "v1.2.0", "to": "v1.1.0", "generation": 1}
+    md = model_deployment("v1.2.0", status=reverted.status)  # generation unchanged: the patch failed
+    plan = reconcile.plan(observe(md, deployment=done("v1.1.0"), now=later(70)), SETTINGS)
+    assert plan.spec_patch == [
+        {"op": "test", "path": "/spec/version", "value": "v1.2.0"},
+        {"op": "replace", "path": "/spec/version", "value": "v1.1.0"},
+    ]
+    assert plan.deployment is not None
+    assert plan.deployment["spec"]["template"]["metadata"]["annotations"]["modelops.io/version"] == "v1.1.0"
+    assert cond(plan, c.DEGRADED)["reason"] == c.REASON_ROLLED_BACK
+    assert plan.events == []
+
+
+def test_a_revert_seen_applied_is_no_longer_pending() -> None:
+    md = model_deployment("v1.1.0", status=failed_rollout().status)
+    md["metadata"]["generation"] = 2
+    plan = reconcile.plan(observe(md, deployment=done("v1.1.0"), now=later(70)), SETTINGS)
+    assert "pendingRevert" not in plan.status and plan.spec_patch is None
+
+
+def _rolling(ready_new: int, replicas: int = 10) -> tuple[DeploymentState, tuple[PodState, ...]]:
+    dep = DeploymentState(
+        version="v1.2.0",
+        replicas=replicas,
+        status_replicas=replicas + 1,
+        updated=ready_new + 1,
+        ready=replicas,
+        available=replicas,
+    )
+    pods = tuple(PodState(f"new-{i}", "v1.2.0", ready=i < ready_new) for i in range(ready_new + 1))
+    return dep, pods
+
+
+def test_a_slow_healthy_rollout_is_not_failed_by_the_deadline() -> None:
+    md = model_deployment("v1.2.0", status=serving("v1.1.0"), replicas=10)
+    md["status"] = reconcile.plan(observe(md, deployment=done("v1.1.0", 10)), SETTINGS).status
+    for ready_new in range(10):  # one more pod ready every 50 s: 450 s in all, deadline 60 s
+        dep, pods = _rolling(ready_new)
+        plan = reconcile.plan(observe(md, deployment=dep, pods=pods, now=later(50 * ready_new + 1)), SETTINGS)
+        assert "failedVersions" not in plan.status, f"failed after {ready_new} pods became ready"
+        md["status"] = plan.status
+    dep, pods = _rolling(9)
+    stalled = reconcile.plan(observe(md, deployment=dep, pods=pods, now=later(50 * 9 + 1 + 61)), SETTINGS)
+    assert [f["cause"] for f in stalled.status["failedVersions"]] == [c.CAUSE_READINESS_TIMEOUT]
+
+
+def test_a_version_scaled_to_zero_is_not_promoted_until_it_has_served() -> None:
+    md = model_deployment("v1.0.0", replicas=0)
+    md["status"] = reconcile.plan(observe(md), SETTINGS).status
+    zero = DeploymentState(version="v1.0.0", replicas=0, status_replicas=0, updated=0, ready=0, available=0)
+    plan = reconcile.plan(observe(md, deployment=zero, now=later(5)), SETTINGS)
+    assert "stableVersion" not in plan.status
+    assert c.EVENT_PROMOTED not in reasons(plan)
+    md["status"], md["spec"]["replicas"] = plan.status, 2
+    plan = reconcile.plan(observe(md, deployment=done("v1.0.0"), now=later(10)), SETTINGS)
+    assert plan.status["stableVersion"] == "v1.0.0"

@@ -150,8 +150,35 @@ def test_a_rollout_failing_its_probes_drops_its_unfinished_analysis() -> None:
     md = roll_out(pods)
     assert md["status"]["analysis"]["phase"] == "Pending"
 
-    plan = step(md, pods, 61, deployment(CANDIDATE, complete=False))  # past progressDeadlineSeconds
+    # past progressDeadlineSeconds, counted from the candidate pod's readiness at 2 s
+    plan = step(md, pods, 63, deployment(CANDIDATE, complete=False))
 
     [failed] = plan.status["failedVersions"]
     assert failed["cause"] == c.CAUSE_READINESS_TIMEOUT, failed
     assert "analysis" not in plan.status, "a failed version must not show a Pending analysis"
+
+
+def test_retry_annotation_runs_a_held_inconclusive_analysis_again() -> None:
+    pods = Pods()
+    md = roll_out(pods)
+    md["spec"]["rollback"] = {**ROLLBACK, "analysis": {**ANALYSIS, "inconclusive": "Hold"}}
+    del pods.stable["md-old"]
+    step(md, pods, 4, deployment(CANDIDATE, complete=True))
+    pods.candidate["md-new"].serve(3, seconds=0.01)  # far below minRequests 10
+    held = step(md, pods, 40, deployment(CANDIDATE, complete=True))
+    assert md["status"]["analysis"]["phase"] == "Inconclusive", md["status"]["analysis"]
+    assert [x["reason"] for x in held.status["conditions"] if x["type"] == c.DEGRADED] == [
+        c.REASON_ANALYSIS_INCONCLUSIVE
+    ]
+    step(md, pods, 50, deployment(CANDIDATE, complete=True))
+    assert md["status"]["analysis"]["phase"] == "Inconclusive", "held until someone acts"
+
+    md["metadata"]["annotations"] = {"modelops.io/retry": CANDIDATE}
+    plan = step(md, pods, 60, deployment(CANDIDATE, complete=True))
+
+    assert plan.remove_annotations == ["modelops.io/retry"]
+    assert c.EVENT_RETRY_REQUESTED in [e.reason for e in plan.events]
+    analysis = md["status"]["analysis"]
+    assert analysis["phase"] == "Running" and analysis["startedAt"].startswith("2026-01-01T12:01:00"), (
+        analysis
+    )

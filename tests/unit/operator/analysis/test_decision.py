@@ -45,12 +45,23 @@ def test_p99_regression_against_the_stable_version_fails() -> None:
     assert "3.00x the stable version's 100.0 ms, above maxRegression 1.5" in verdict.message
 
 
-def test_regression_is_not_judged_without_a_usable_baseline() -> None:
+def test_a_first_version_has_no_baseline_to_regress_against() -> None:
     slow = Figures(requests=50, errors=0, p99_ms=300.0)
 
     assert decide(STRICT, slow, None, elapsed_s=60).phase is Phase.PASSED
-    assert decide(STRICT, slow, Figures(requests=3, p99_ms=10.0), elapsed_s=60).phase is Phase.PASSED
-    assert decide(STRICT, slow, Figures(requests=50, p99_ms=None), elapsed_s=60).phase is Phase.PASSED
+
+
+@pytest.mark.parametrize(
+    "baseline", [None, Figures(requests=3, p99_ms=10.0), Figures(requests=50, p99_ms=None)], ids=str
+)
+def test_a_stable_version_too_thin_to_judge_makes_the_window_inconclusive(baseline: Figures | None) -> None:
+    slow = Figures(requests=50, errors=0, p99_ms=300.0)
+
+    assert decide(STRICT, slow, baseline, elapsed_s=30, baseline_expected=True).phase is Phase.RUNNING
+    verdict = decide(STRICT, slow, baseline, elapsed_s=60, baseline_expected=True)
+    assert verdict.phase is Phase.INCONCLUSIVE, "never a silent pass"
+    assert "maxRegression 1.5 could not be judged" in verdict.message
+    assert "minRequests 20" in verdict.message
 
 
 def test_several_breaches_are_all_named() -> None:

@@ -1,0 +1,82 @@
+"""Which watch events queue which reconciles (the mapping that replaced polling every object)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelops_operator import handlers
+from modelops_operator.builders import INSTANCE_LABEL
+from modelops_operator.metrics import OperatorMetrics
+from modelops_operator.settings import Settings
+
+MD, MV = handlers.MD, handlers.MV
+MODEL = "safety_classifier"
+
+
+def runtime() -> handlers.Runtime:
+    return handlers.Runtime(Settings(), kube=None, metrics=OperatorMetrics())  # type: ignore[arg-type]
+
+
+def drain(rt: handlers.Runtime) -> set[Any]:
+    """The keys queued so far; the queue is emptied (as if the reconciles ran)."""
+    keys = set(rt.queue.pending())
+    rt.queue = runtime().queue
+    return keys
+
+
+def md(name: str, version: str, ns: str = "ns", stable: str | None = None, serving: str | None = None) -> Any:
+    status = {k: v for k, v in (("stableVersion", stable), ("servingVersion", serving)) if v}
+    return {
+        "metadata": {"namespace": ns, "name": name},
+        "spec": {"model": MODEL, "version": version},
+        "status": status,
+    }
+
+
+def mv(version: str, ns: str = "ns", model: str = MODEL) -> Any:
+    name = f"{model.replace('_', '-')}-{version.replace('.', '-')}"
+    return {"metadata": {"namespace": ns, "name": name}, "spec": {"model": model, "version": version}}
+
+
+def test_a_new_version_queues_only_the_deployments_that_name_it() -> None:
+    rt = runtime()
+    for env in range(100):  # 100 environments of one model, as in the scale benchmark
+        handlers.on_model_deployment(rt, None, md(f"env-{env}", f"v1.0.{env}"))
+    drain(rt)
+    handlers.on_model_version(rt, "ADDED", mv("v1.0.7"))
+    assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-7"), (MD, "ns", "env-7")}
+
+
+def test_a_deployment_event_queues_the_versions_it_names_before_and_after() -> None:
+    rt = runtime()
+    for version in ("v1.0.0", "v1.1.0", "v1.2.0"):
+        handlers.on_model_version(rt, None, mv(version))
+    handlers.on_model_version(rt, None, mv("v1.1.0", ns="other"))
+    handlers.on_model_deployment(rt, None, md("prod", "v1.0.0", stable="v1.0.0", serving="v1.0.0"))
+    drain(rt)
+    handlers.on_model_deployment(rt, "MODIFIED", md("prod", "1.1.0", stable="v1.0.0", serving="v1.0.0"))
+    assert drain(rt) == {
+        (MD, "ns", "prod"),
+        (MV, "ns", "safety-classifier-v1-0-0"),
+        (MV, "ns", "safety-classifier-v1-1-0"),
+    }, "spec.version 1.1.0 and v1.1.0 are one version"
+    handlers.on_model_deployment(rt, "MODIFIED", md("prod", "v1.1.0", stable="v1.1.0", serving="v1.1.0"))
+    assert (MV, "ns", "safety-classifier-v1-0-0") in drain(rt), "v1.0.0 must learn it no longer serves"
+
+
+def test_a_deleted_deployment_is_not_queued_but_its_versions_are() -> None:
+    rt = runtime()
+    handlers.on_model_version(rt, None, mv("v1.0.0"))
+    handlers.on_model_deployment(rt, None, md("staging", "v1.0.0", serving="v1.0.0"))
+    drain(rt)
+    handlers.on_model_deployment(rt, "DELETED", md("staging", "v1.0.0", serving="v1.0.0"))
+    assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0")}
+    handlers.on_model_version(rt, "MODIFIED", mv("v1.0.0"))
+    assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0")}, "the deleted deployment is forgotten"
+
+
+def test_owned_deployment_and_pod_events_map_back_to_their_model_deployment() -> None:
+    rt = runtime()
+    handlers.on_owned(rt, "ns", {INSTANCE_LABEL: "safety-classifier-production", "x": "y"})
+    handlers.on_owned(rt, "ns", {"app": "unrelated"})
+    assert drain(rt) == {(MD, "ns", "safety-classifier-production")}
