@@ -98,21 +98,25 @@ _KINDS = {MD: "ModelDeployment", MV: "ModelVersion"}
 
 
 def on_model_deployment(runtime: Runtime, event_type: str | None, body: Any) -> None:
-    """A ModelDeployment changed (spec, status or deleted): it, and the ModelVersions whose status
+    """A ModelDeployment changed: it (unless only its status did), and the ModelVersions whose status
     says where they serve (those of the versions it named before and names now)."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-    if event_type != DELETED:
+    if runtime.index.intent_changed(MD, event_type, body) and event_type != DELETED:
         runtime.queue.add((MD, namespace, name))
     for version_name in sorted(runtime.index.model_deployment_event(event_type, body)):
         runtime.queue.add((MV, namespace, version_name))
 
 
 def on_model_version(runtime: Runtime, event_type: str | None, body: Any) -> None:
-    """A ModelVersion changed: it, and the ModelDeployments that target, serve or keep its version."""
+    """A ModelVersion's spec, annotations or validity changed: it, and the ModelDeployments that
+    target, serve or keep its version (a status write of the operator's own concerns nobody)."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    concerned = runtime.index.model_version_event(event_type, body)
+    if not runtime.index.intent_changed(MV, event_type, body):
+        return  # its own status write: nothing a reconcile reads has changed
     if event_type != DELETED:
         runtime.queue.add((MV, namespace, name))
-    for deployment in sorted(runtime.index.model_version_event(event_type, body)):
+    for deployment in sorted(concerned):
         runtime.queue.add((MD, namespace, deployment))
 
 

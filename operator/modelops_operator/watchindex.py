@@ -5,6 +5,10 @@ ModelDeployment's reconcile reads only the ModelVersions of its target and stabl
 ModelVersion's status lists the ModelDeployments serving it, so an event concerns only the objects of
 the same namespace, model and version — never every object of the model (with 100 environments of one
 model, a new version would otherwise queue 100 reconciles).
+
+It also tells whether an event changed what the object's own reconcile reads (controller-runtime's
+generation predicate, plus annotations): the status writes of the operator itself come back as events,
+and reconciling again for each of them would double the work for nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ def _canonical(version: Any) -> str | None:
         return str(version)
 
 
+def _intent(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a user (not the operator's status write) changes: spec generation, annotations, phase."""
+    meta = body.get("metadata") or {}
+    annotations = tuple(sorted((meta.get("annotations") or {}).items()))
+    return meta.get("generation"), annotations, (body.get("status") or {}).get("phase") == "Invalid"
+
+
 def deployment_versions(body: Mapping[str, Any]) -> frozenset[str]:
     """The versions a ModelDeployment reads or serves: spec.version, stable and serving."""
     status = body.get("status") or {}
@@ -45,6 +56,19 @@ class WatchIndex:
         self._mds: defaultdict[VersionKey, set[str]] = defaultdict(set)
         self._mvs: defaultdict[VersionKey, set[str]] = defaultdict(set)
         self._mv_version: dict[tuple[str, str], VersionKey] = {}
+        self._intents: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+
+    def intent_changed(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> bool:
+        """True for a new object or a change of its spec or annotations; False for a status write."""
+        key = (kind, body["metadata"]["namespace"], body["metadata"]["name"])
+        with self._lock:
+            if event_type == DELETED:
+                self._intents.pop(key, None)
+                return True
+            intent = _intent(body)
+            previous = self._intents.get(key)
+            self._intents[key] = intent
+            return previous != intent
 
     def model_deployment_event(self, event_type: str | None, body: Mapping[str, Any]) -> set[str]:
         """Record a ModelDeployment; the ModelVersions concerned (of its versions before and now)."""

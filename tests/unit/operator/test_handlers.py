@@ -24,18 +24,24 @@ def drain(rt: handlers.Runtime) -> set[Any]:
     return keys
 
 
-def md(name: str, version: str, ns: str = "ns", stable: str | None = None, serving: str | None = None) -> Any:
+def md(
+    name: str,
+    version: str,
+    *,
+    ns: str = "ns",
+    stable: str | None = None,
+    serving: str | None = None,
+    generation: int = 1,
+) -> Any:
     status = {k: v for k, v in (("stableVersion", stable), ("servingVersion", serving)) if v}
-    return {
-        "metadata": {"namespace": ns, "name": name},
-        "spec": {"model": MODEL, "version": version},
-        "status": status,
-    }
+    meta = {"namespace": ns, "name": name, "generation": generation}
+    return {"metadata": meta, "spec": {"model": MODEL, "version": version}, "status": status}
 
 
-def mv(version: str, ns: str = "ns", model: str = MODEL) -> Any:
+def mv(version: str, ns: str = "ns", model: str = MODEL, generation: int = 1) -> Any:
     name = f"{model.replace('_', '-')}-{version.replace('.', '-')}"
-    return {"metadata": {"namespace": ns, "name": name}, "spec": {"model": model, "version": version}}
+    meta = {"namespace": ns, "name": name, "generation": generation}
+    return {"metadata": meta, "spec": {"model": model, "version": version}}
 
 
 def test_a_new_version_queues_only_the_deployments_that_name_it() -> None:
@@ -54,13 +60,17 @@ def test_a_deployment_event_queues_the_versions_it_names_before_and_after() -> N
     handlers.on_model_version(rt, None, mv("v1.1.0", ns="other"))
     handlers.on_model_deployment(rt, None, md("prod", "v1.0.0", stable="v1.0.0", serving="v1.0.0"))
     drain(rt)
-    handlers.on_model_deployment(rt, "MODIFIED", md("prod", "1.1.0", stable="v1.0.0", serving="v1.0.0"))
+    handlers.on_model_deployment(
+        rt, "MODIFIED", md("prod", "1.1.0", stable="v1.0.0", serving="v1.0.0", generation=2)
+    )
     assert drain(rt) == {
         (MD, "ns", "prod"),
         (MV, "ns", "safety-classifier-v1-0-0"),
         (MV, "ns", "safety-classifier-v1-1-0"),
     }, "spec.version 1.1.0 and v1.1.0 are one version"
-    handlers.on_model_deployment(rt, "MODIFIED", md("prod", "v1.1.0", stable="v1.1.0", serving="v1.1.0"))
+    handlers.on_model_deployment(
+        rt, "MODIFIED", md("prod", "v1.1.0", stable="v1.1.0", serving="v1.1.0", generation=3)
+    )
     assert (MV, "ns", "safety-classifier-v1-0-0") in drain(rt), "v1.0.0 must learn it no longer serves"
 
 
@@ -71,7 +81,7 @@ def test_a_deleted_deployment_is_not_queued_but_its_versions_are() -> None:
     drain(rt)
     handlers.on_model_deployment(rt, "DELETED", md("staging", "v1.0.0", serving="v1.0.0"))
     assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0")}
-    handlers.on_model_version(rt, "MODIFIED", mv("v1.0.0"))
+    handlers.on_model_version(rt, "MODIFIED", mv("v1.0.0", generation=2))
     assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0")}, "the deleted deployment is forgotten"
 
 
@@ -80,3 +90,28 @@ def test_owned_deployment_and_pod_events_map_back_to_their_model_deployment() ->
     handlers.on_owned(rt, "ns", {INSTANCE_LABEL: "safety-classifier-production", "x": "y"})
     handlers.on_owned(rt, "ns", {"app": "unrelated"})
     assert drain(rt) == {(MD, "ns", "safety-classifier-production")}
+
+
+def test_the_operators_own_status_writes_do_not_queue_the_object_again() -> None:
+    rt = runtime()
+    handlers.on_model_version(rt, None, mv("v1.0.0"))
+    body = md("prod", "v1.0.0")
+    body["metadata"]["generation"] = 1
+    handlers.on_model_deployment(rt, "ADDED", body)
+    drain(rt)
+    written = {**body, "status": {"phase": "Progressing", "servingVersion": "v1.0.0"}}
+    handlers.on_model_deployment(rt, "MODIFIED", written)
+    assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0")}, "only the version whose status says so"
+    annotated = {
+        **written,
+        "metadata": {**written["metadata"], "annotations": {"modelops.io/retry": "v1.0.0"}},
+    }
+    handlers.on_model_deployment(rt, "MODIFIED", annotated)
+    assert (MD, "ns", "prod") in drain(rt), "an annotation is the user's intent"
+    version = mv("v1.0.0")
+    version["status"] = {"phase": "Deployed"}
+    handlers.on_model_version(rt, "MODIFIED", version)
+    assert drain(rt) == set(), "a ModelVersion status write concerns nobody"
+    version["status"] = {"phase": "Invalid"}
+    handlers.on_model_version(rt, "MODIFIED", version)
+    assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0"), (MD, "ns", "prod")}
