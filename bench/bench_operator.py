@@ -168,7 +168,15 @@ def _all_have_status(custom: client.CustomObjectsApi, count: int) -> bool:
 
 
 def run_one(
-    name: str, tree: Path, count: int, *, namespaces: int, idle_s: float, work: Path, logs: Path
+    name: str,
+    tree: Path,
+    count: int,
+    *,
+    namespaces: int,
+    idle_s: float,
+    settle_s: float,
+    work: Path,
+    logs: Path,
 ) -> Result:
     plane = loopback_plane(Layout.from_environment(), work / f"{name}-{count}")
     kubeconfig = start_plane(plane)
@@ -202,6 +210,7 @@ def run_one(
         all_status_s = time.monotonic() - started
         latencies = [watcher.seen[key] - at for key, at in applied.items()]
         watcher.stop()
+        time.sleep(settle_s)  # the last events and status writes drain before "idle" is measured
         cpu0, req0, t0 = _cpu_seconds(operator.pid), _apiserver_requests(kubectl), time.monotonic()
         time.sleep(idle_s)
         cpu1, req1, t1 = _cpu_seconds(operator.pid), _apiserver_requests(kubectl), time.monotonic()
@@ -234,6 +243,7 @@ def main() -> int:
     parser.add_argument("--counts", default="100,1000")
     parser.add_argument("--namespaces", type=int, default=10)
     parser.add_argument("--idle-seconds", type=float, default=120)
+    parser.add_argument("--settle-seconds", type=float, default=30, help="wait after the last status")
     parser.add_argument("--baseline-ref", default="2867da6", help="git ref of the operator to compare with")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--logs", type=Path, help="keep the operators' logs in this directory")
@@ -254,6 +264,7 @@ def main() -> int:
                     count,
                     namespaces=args.namespaces,
                     idle_s=args.idle_seconds,
+                    settle_s=args.settle_seconds,
                     work=Path(work),
                     logs=logs,
                 )
