@@ -59,7 +59,7 @@ export function maxScoreDiff(left: Prediction, right: Prediction): number {
   return Math.max(...Object.keys(right.scores).map((label) => Math.abs((left.scores[label] ?? Infinity) - right.scores[label]!)));
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
