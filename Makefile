@@ -16,6 +16,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 # CPU binaries ship in its npm tarball, so its optional CUDA download is skipped (no network but the registry).
 NODE_DIR := clients/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-$(shell cat $(NODE_DIR)/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+NODE_EXAMPLE := examples/node-backend
 export npm_config_cache := $(CACHE)/npm
 export npm_config_update_notifier := false
 export ONNXRUNTIME_NODE_INSTALL := skip
@@ -56,8 +57,9 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json
 lint-node: node-install ## Node.js client: eslint and tsc --noEmit --strict
 	cd $(NODE_DIR) && npm run lint
 
-test-node: install lint-node ## Node.js client: parity with the Python server, tamper, remote mode, npm pack
-	cd $(NODE_DIR) && npm test && npm pack --dry-run >/dev/null
+test-node: install lint-node ## Node.js client: parity with the Python server, tamper, remote mode, npm pack, example
+	cd $(NODE_DIR) && npm test && npm run build && npm pack --dry-run >/dev/null
+	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --prefer-offline && npm test
 
 test-integration: install ## integration tier: a real etcd + kube-apiserver on loopback
 	hack/localkube build
