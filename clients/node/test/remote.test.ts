@@ -11,6 +11,7 @@ import {
   ConnectionError,
   InvalidInputError,
   ModelNotFoundError,
+  RemoteModel,
   ServerError,
   createModelService,
 } from '../src/index.js';
@@ -73,6 +74,22 @@ describe('remote mode against modelops-server', () => {
     worst = Math.max(worst, maxScoreDiff(single, expected.single[1]!));
     console.log(`remote parity: max |score diff| vs local and fixtures = ${worst.toExponential(2)}`);
     assert.ok(worst <= TOLERANCE, `scores differ by ${worst}`);
+  });
+
+  test('Open Inference Protocol v2 when asked: the same probabilities', async () => {
+    const model = (await healthyModel()) as RemoteModel;
+    const texts = vectors().texts.slice(0, 3);
+    const answer = (await model.infer({ inputs: [{ name: 'text', shape: [texts.length], datatype: 'BYTES', data: texts }] })) as {
+      model_version: string;
+      outputs: { name: string; data: (string | number)[] }[];
+    };
+    assert.equal(answer.model_version, 'v1.0.0');
+    const probabilities = answer.outputs.find((output) => output.name === 'probabilities')!.data as number[];
+    const seed = await model.predict(texts);
+    seed.forEach((row, index) => {
+      assert.ok(Math.abs(probabilities[index * 2]! - row.scores['safe']!) <= TOLERANCE);
+      assert.ok(Math.abs(probabilities[index * 2 + 1]! - row.scores['risk']!) <= TOLERANCE);
+    });
   });
 
   test('health returns the server seed document', async () => {
