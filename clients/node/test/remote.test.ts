@@ -11,9 +11,9 @@ import {
   ConnectionError,
   InvalidInputError,
   ModelNotFoundError,
-  RemoteModel,
   ServerError,
   createModelService,
+  type RemoteModel,
 } from '../src/index.js';
 import type { Model } from '../src/types.js';
 import { FIXTURES, TOLERANCE, copyFixture, freePort, maxScoreDiff, startServer, vectors, type RunningServer } from './support.js';
