@@ -1,10 +1,11 @@
 """Model directories and the Python server's answers for the Node.js client's tests (clients/node/test/).
 
-`PYTHONPATH=tests python -m support.node_fixtures OUT` writes `OUT/models/` (several types and versions, built
-by `support.models.make_model_dir`), `OUT/signed/` (a model signed with model-signing, key pair in
-`OUT/keys/`) and `OUT/vectors.json`: for each model, texts with the label and scores that the server's own
-`TextClassifier` gives, one text at a time and as one batch. The Node suite's setup runs it, so the Node
-side is checked against numbers the Python side produced, not against numbers the Node side wrote.
+`PYTHONPATH=tests python -m support.node_fixtures OUT` writes `OUT/models/` (several types and versions
+built by `support.models.make_model_dir`, and a BERT-like encoder from `bench/encoder_model.py`),
+`OUT/signed/` (a model signed with model-signing, key pair in `OUT/keys/`) and `OUT/vectors.json`: for
+each model, texts with the label and scores that the server's own `TextClassifier` gives, one text at a
+time and as one batch. The Node suite's setup runs it, so the Node side is checked against numbers the
+Python side produced, not against numbers the Node side wrote.
 `... reasons MODELS_DIR TYPE/VERSION[/KEY]...` prints, as JSON, the reason the server's own loader gives for
 each (tampered) directory, so the Node tests compare reason texts with the server's, not with a copy.
 """
@@ -45,6 +46,15 @@ MODELS = [
 ]
 
 
+def _encoder_dir(models: Path) -> Path:
+    """A BERT-like encoder (attention with the padding mask, GELU, LayerNorm) from bench/encoder_model.py."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from encoder_model import build_encoder
+
+    encoder = build_encoder(layers=2, hidden=64, heads=4, num_labels=2, seed=7)
+    return make_model_dir(models, "encoder_classifier", "v1.0.0", ("safe", "risk"), model_bytes=encoder)
+
+
 def _answers(model_dir: Path) -> dict[str, Any]:
     metadata = ModelMetadata.load(model_dir)
     classifier = TextClassifier.load(model_dir, metadata, threads=1)
@@ -63,6 +73,7 @@ def write_fixtures(out: Path) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     models = out / "models"
     answers = [_answers(make_model_dir(models, t, v, labels)) for t, v, labels in MODELS]
+    answers.append(_answers(_encoder_dir(models)))
     _private, _public = generate_keypair(out / "keys")
     signed = make_model_dir(out / "signed", "safety_classifier", "v1.0.0")
     sign_model_dir(signed, _private)
