@@ -125,6 +125,14 @@ function median(values) {
 
 async function main() {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-node-'));
+  try {
+    await benchIn(tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function benchIn(tmp) {
   const modelsDir = path.join(tmp, 'models');
   const build = `import sys; sys.path.insert(0, 'bench'); from pathlib import Path; from encoder_model import make_encoder_dir; ` +
     `make_encoder_dir(Path(sys.argv[1]), ${Number(opts.layers)}, ${Number(opts.hidden)}, 4, ${Number(opts['seq-len'])})`;
@@ -146,7 +154,6 @@ async function main() {
     }
   } finally {
     server.child.kill('SIGTERM');
-    rmSync(tmp, { recursive: true, force: true });
   }
   const summary = {};
   for (const mode of MODES) {
