@@ -10,6 +10,16 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: help install lint format test test-unit test-integration test-e2e demo demo-down sync-crds cluster-down
+.PHONY: node-install lint-node test-node
+
+# The Node.js client (clients/node): npm ci from package-lock.json, cached under $(CACHE)/npm; onnxruntime-node's
+# CPU binaries ship in its npm tarball, so its optional CUDA download is skipped (no network but the registry).
+NODE_DIR := clients/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed-$(shell cat $(NODE_DIR)/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+NODE_EXAMPLE := examples/node-backend
+export npm_config_cache := $(CACHE)/npm
+export npm_config_update_notifier := false
+export ONNXRUNTIME_NODE_INSTALL := skip
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -32,11 +42,24 @@ format: install ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint test-unit test-integration test-e2e ## lint, then unit -> integration -> e2e
+test: lint test-unit test-node test-integration test-e2e ## lint, then unit -> node -> integration -> e2e
 
 test-unit: install ## unit tier: no cluster (the chart tests need the built helm)
 	hack/localkube build
 	$(PY) -m pytest tests/unit -q
+
+node-install: $(NODE_STAMP) ## npm ci for the Node.js client (idempotent)
+
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --prefer-offline
+	@rm -f $(NODE_DIR)/node_modules/.installed-*; touch $@
+
+lint-node: node-install ## Node.js client: eslint and tsc --noEmit --strict
+	cd $(NODE_DIR) && npm run lint
+
+test-node: install lint-node ## Node.js client: parity with the Python server, tamper, remote mode, npm pack, example
+	cd $(NODE_DIR) && npm test && npm run build && npm pack --dry-run >/dev/null
+	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --prefer-offline && npm test
 
 test-integration: install ## integration tier: a real etcd + kube-apiserver on loopback
 	hack/localkube build

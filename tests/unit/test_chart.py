@@ -183,9 +183,13 @@ def test_examples_use_the_kind_node_models_dir() -> None:
 
 def test_docker_compose_mounts_models_read_only_with_models_dir() -> None:
     compose_file = REPO_ROOT / "examples" / "docker-compose.yaml"
-    (service,) = yaml.safe_load(compose_file.read_text())["services"].values()
-    (volume,) = service["volumes"]
-    source, target, mode = volume.split(":")
-    assert (compose_file.parent / source).resolve() == (REPO_ROOT / "ml" / "models").resolve()
-    assert (target, mode) == ("/app/models", "ro")
-    assert f"MODELS_DIR={target}" in service["environment"]
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    assert sorted(services) == ["api", "backend"]  # the Python server and the Node.js backend
+    for service in services.values():
+        (volume,) = service["volumes"]
+        source, target, mode = volume.split(":")
+        assert (compose_file.parent / source).resolve() == (REPO_ROOT / "ml" / "models").resolve()
+        assert (target, mode) == ("/app/models", "ro")
+        assert f"MODELS_DIR={target}" in service["environment"]
+    backend = services["backend"]["build"]
+    assert (compose_file.parent / backend["context"] / backend["dockerfile"]).is_file()
