@@ -16,6 +16,7 @@ import tritonclient.http as httpclient
 from tritonclient.grpc import service_pb2
 from tritonclient.utils import InferenceServerException
 
+from support.models import corrupt_model
 from support.server_process import MAX_BODY, ServerProcess, free_port
 from support.serving import MODEL_TYPE, SEED_PREDICT, ServeFn
 
@@ -188,3 +189,22 @@ def test_our_proto_matches_the_fields_tritonclient_uses() -> None:
     for name, ours in MESSAGES.items():
         theirs = fields(getattr(service_pb2, name).DESCRIPTOR)
         assert fields(ours.DESCRIPTOR) <= theirs, name
+
+
+async def test_grpc_readiness_follows_the_golden_check(serve: ServeFn, models_dir: Path) -> None:
+    corrupt_model(models_dir / MODEL_TYPE / "v1.0.0")
+    port = free_port()
+    async with serve(grpc_port=port) as client:
+        grpc_client = grpcclient.InferenceServerClient(url=f"127.0.0.1:{port}")
+        live, ready = await asyncio.to_thread(
+            lambda: (grpc_client.is_server_live(), grpc_client.is_server_ready())
+        )
+        model_ready = await asyncio.to_thread(grpc_client.is_model_ready, MODEL_TYPE)
+        text = grpcclient.InferInput("text", [1], "BYTES")
+        text.set_data_from_numpy(np.array([b"hello"], dtype=np.object_))
+        with pytest.raises(InferenceServerException) as caught:
+            await asyncio.to_thread(grpc_client.infer, MODEL_TYPE, [text])
+        rest_ready = (await client.get("/v2/health/ready")).status_code
+        grpc_client.close()
+    assert (live, ready, model_ready, rest_ready) == (True, False, False, 503)
+    assert caught.value.status() == "StatusCode.UNAVAILABLE"
