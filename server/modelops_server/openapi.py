@@ -124,14 +124,6 @@ BINARY = {
 }
 
 
-def _parameters(model_type: str, version: str | None) -> dict[str, Any]:
-    parameters = dict(PARAMETERS)
-    for key, values in (("model_type", [model_type]), ("name", [model_type]), ("version", [version])):
-        if values[0] is not None:
-            parameters[key] = {**parameters[key], "schema": {"type": "string", "enum": values}}
-    return parameters
-
-
 PARAMETERS = {
     "model_type": {"name": "model_type", "in": "path", "required": True, "schema": {"type": "string"},
                    "description": "the served model type, e.g. safety_classifier"},
@@ -143,6 +135,14 @@ PARAMETERS = {
                       "schema": {"type": "integer", "minimum": 1},
                       "description": "JSON header length when the body uses the binary data extension"},
 }  # fmt: skip
+
+
+def _parameters(model_type: str, version: str | None) -> dict[str, Any]:
+    parameters = dict(PARAMETERS)
+    for key, values in (("model_type", [model_type]), ("name", [model_type]), ("version", [version])):
+        if values[0] is not None:
+            parameters[key] = {**parameters[key], "schema": {"type": "string", "enum": values}}
+    return parameters
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
