@@ -6,7 +6,8 @@ same single-text OIP inference, once per protocol and interleaved over --rounds 
   - rest_binary: the same with the binary data extension in and out                       (wrk)
   - grpc:        ModelInfer with raw_input_contents, answered in raw_output_contents      (ghz)
 The load generators are separate native processes pinned to --load-cpus. Ratios are taken within a round
-and the median over rounds is reported.
+and the median over rounds is reported. Besides requests/s and p99 it reports the server process's own
+CPU microseconds per request (from /proc), which a busy shared machine moves far less than throughput.
 
 Needs wrk (Debian: apt-get install wrk) and ghz (go install github.com/bojand/ghz/cmd/ghz@v0.120.0; pass
 its path with --ghz). Usage: .venv/bin/python bench/bench_protocols.py [--duration 5 --rounds 3]
@@ -32,6 +33,7 @@ from bench_server import (
     MODEL_TYPE,
     SERVER,
     SERVER_ENV,
+    Server,
     _free_port,
     _wait_healthy,
     bench_text,
@@ -99,7 +101,7 @@ def run_wrk(http: str, script: Path, args: argparse.Namespace) -> dict[str, floa
                f"http://{http}/v2/models/{MODEL_TYPE}/infer"]  # fmt: skip
     result = parse_wrk(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
     return {"requests_per_s": result.requests_per_s, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
-            "errors": result.errors}  # fmt: skip
+            "errors": result.errors, "requests": result.requests}  # fmt: skip
 
 
 def run_ghz(target: str, request: Path, args: argparse.Namespace) -> dict[str, float]:
@@ -116,7 +118,7 @@ def run_ghz(target: str, request: Path, args: argparse.Namespace) -> dict[str, f
         if "closed network connection" not in text
     )
     return {"requests_per_s": report["rps"], "p50_ms": latency.get(50, 0.0), "p99_ms": latency.get(99, 0.0),
-            "errors": errors}  # fmt: skip
+            "errors": errors, "requests": report["count"]}  # fmt: skip
 
 
 def measure(models_dir: Path, loads: dict[str, Path], args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -130,10 +132,16 @@ def measure(models_dir: Path, loads: dict[str, Path], args: argparse.Namespace) 
         target = {"rest_json": f"127.0.0.1:{http}", "rest_binary": f"127.0.0.1:{http}",
                   "grpc": f"127.0.0.1:{grpc_port}"}  # fmt: skip
 
+        server = Server(f"http://127.0.0.1:{http}", process)
+
         def one(protocol: str) -> dict[str, float]:
+            cpu = server.cpu_seconds()
             if protocol == "grpc":
-                return run_ghz(target[protocol], loads[protocol], args)
-            return run_wrk(target[protocol], loads[protocol], args)
+                result = run_ghz(target[protocol], loads[protocol], args)
+            else:
+                result = run_wrk(target[protocol], loads[protocol], args)
+            result["cpu_us_per_request"] = (server.cpu_seconds() - cpu) / max(1, result["requests"]) * 1e6
+            return result
 
         for protocol in PROTOCOLS:
             one(protocol)  # warm-up
@@ -147,7 +155,7 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Medians per protocol and within-round ratios against REST-JSON."""
     summary: dict[str, Any] = {}
     for protocol in PROTOCOLS:
-        for key in ("requests_per_s", "p99_ms"):
+        for key in ("requests_per_s", "p99_ms", "cpu_us_per_request"):
             summary[f"{protocol}_{key}"] = statistics.median(r[protocol][key] for r in rounds)
         summary[f"{protocol}_errors"] = sum(r[protocol]["errors"] for r in rounds)
     for protocol in ("rest_binary", "grpc"):
@@ -156,6 +164,9 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         )
         summary[f"{protocol}_vs_rest_json_p99"] = statistics.median(
             r[protocol]["p99_ms"] / r["rest_json"]["p99_ms"] for r in rounds
+        )
+        summary[f"{protocol}_vs_rest_json_cpu_per_request"] = statistics.median(
+            r[protocol]["cpu_us_per_request"] / r["rest_json"]["cpu_us_per_request"] for r in rounds
         )
     return {**summary, "per_round": rounds}
 
