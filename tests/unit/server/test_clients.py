@@ -208,3 +208,12 @@ async def test_grpc_readiness_follows_the_golden_check(serve: ServeFn, models_di
         grpc_client.close()
     assert (live, ready, model_ready, rest_ready) == (True, False, False, 503)
     assert caught.value.status() == "StatusCode.UNAVAILABLE"
+
+
+@pytest.mark.parametrize(("grpc_port", "message"), [(8080, "must differ from port"), (70000, "0..65535")])
+def test_grpc_port_settings_are_checked(tmp_path: Path, grpc_port: int, message: str) -> None:
+    from modelops_server.settings import SettingsError
+    from support.serving import settings_for
+
+    with pytest.raises(SettingsError, match=message):
+        settings_for(tmp_path, grpc_port=grpc_port)
