@@ -73,7 +73,7 @@ def _metadata(md: dict[str, Any], extra_labels: dict[str, str] | None = None) ->
 
 
 def build_service(md: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """ClusterIP Service `http` (port 8080) in front of every ready server pod of the deployment."""
+    """ClusterIP Service `http` (8080) and `grpc` (8081, unless off) in front of every ready server pod."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -82,7 +82,8 @@ def build_service(md: dict[str, Any], settings: Settings) -> dict[str, Any]:
             "type": "ClusterIP",
             "selector": selector_labels(md["metadata"]["name"]),
             "ports": [
-                {"name": "http", "port": settings.server_port, "targetPort": "http", "protocol": "TCP"}
+                {"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
+                for name, port in _ports(settings)
             ],
         },
     }
@@ -161,9 +162,12 @@ def _server_container(
             version,
             "--port",
             str(settings.server_port),
+            *(["--grpc-port", str(settings.server_grpc_port)] if settings.server_grpc_port else []),
         ],
         "env": _server_env(server, mv),
-        "ports": [{"name": "http", "containerPort": settings.server_port, "protocol": "TCP"}],
+        "ports": [
+            {"name": name, "containerPort": port, "protocol": "TCP"} for name, port in _ports(settings)
+        ],
         "resources": server.get("resources") or settings.resources,
         "readinessProbe": _probe(health_path(model), PROBE_PERIOD_SECONDS, 1),
         "livenessProbe": _probe("/v2/health/live", 10, 3),
@@ -176,6 +180,12 @@ def _server_container(
             "capabilities": {"drop": ["ALL"]},
         },
     }
+
+
+def _ports(settings: Settings) -> list[tuple[str, int]]:
+    """`http`, and `grpc` (OIP v2) unless the operator's server_grpc_port is 0."""
+    ports = [("http", settings.server_port)]
+    return [*ports, ("grpc", settings.server_grpc_port)] if settings.server_grpc_port else ports
 
 
 def _probe(path: str, period: int, failures: int) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class Settings:
     default_startup_seconds: int = 120
     resources: dict[str, Any] = field(default_factory=_default_resources)
     server_port: int = 8080
+    server_grpc_port: int = 8081  # the servers' OIP v2 gRPC port (Service port `grpc`); 0 = off
     resync_seconds: float = 300.0
     requeue_seconds: float = 2.0
     workers: int = 4
@@ -54,6 +55,8 @@ class Settings:
         )
         _check(self.default_startup_seconds >= 5, "default_startup_seconds", "must be >= 5")
         _check(0 < self.server_port < 65536, "server_port", "must be a TCP port")
+        _check(0 <= self.server_grpc_port < 65536, "server_grpc_port", "must be a TCP port or 0 (off)")
+        _check(self.server_grpc_port != self.server_port, "server_grpc_port", "must differ from server_port")
         _check(0 <= self.metrics_port < 65536, "metrics_port", "must be a TCP port or 0 (off)")
         _check(self.resync_seconds > 0, "resync_seconds", "must be > 0")
         _check(self.requeue_seconds > 0, "requeue_seconds", "must be > 0")

@@ -8,7 +8,7 @@ need the bearer token when one is configured.
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,12 +23,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from modelops_server.auth import check_bearer
+from modelops_server.binary import EXTENSIONS, HEADER, encode_rest_infer, parse_rest_infer
 from modelops_server.dataplane import DataPlane
-from modelops_server.errors import NotFound, PayloadTooLarge, ServerError, Unauthorized, error_response
+from modelops_server.errors import NotFound, PayloadTooLarge, ServerError, error_response
 from modelops_server.logs import get_logger, log_event
 from modelops_server.metrics import CONTENT_TYPE
 from modelops_server.openapi import openapi_document
-from modelops_server.payloads import parse_infer, parse_predict, predict_response
+from modelops_server.payloads import parse_predict, predict_response
 from modelops_server.settings import ServerSettings
 
 LOG = get_logger("app")
@@ -37,7 +39,11 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def json_response(body: Any, status: int = 200) -> Response:
     """orjson-encoded JSON response."""
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+    )
 
 
 class Routes:
@@ -64,14 +70,7 @@ class Routes:
 
     def authorize(self, request: Request) -> None:
         """Bearer-token check (constant-time) when a token is configured."""
-        if self.token is None:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, supplied = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            supplied.strip().encode(), self.token.encode()
-        ):
-            raise Unauthorized("missing or invalid bearer token")
+        check_bearer(request.headers.get("authorization", ""), self.token)
 
     def seed_model(self, request: Request) -> None:
         """404 unless the path names the served model type."""
@@ -100,8 +99,9 @@ class Routes:
     async def infer(self, request: Request) -> Response:
         self.authorize(request)
         self.dataplane.check_model(request.path_params["name"], request.path_params.get("version"))
-        infer_request = parse_infer(await self.body(request))
-        return json_response(await self.dataplane.infer(infer_request))
+        infer_request = parse_rest_infer(await self.body(request), request.headers.get(HEADER))
+        body, headers = encode_rest_infer(infer_request, await self.dataplane.infer(infer_request))
+        return Response(body, headers=headers)
 
     async def live(self, request: Request) -> Response:
         return json_response({"live": True})
@@ -121,13 +121,13 @@ class Routes:
         return json_response(self.dataplane.model_metadata())
 
     async def server_metadata(self, request: Request) -> Response:
-        return json_response({"name": "modelops-server", "version": "0.1.0", "extensions": []})
+        return json_response({"name": "modelops-server", "version": "0.1.0", "extensions": EXTENSIONS})
 
     async def metrics(self, request: Request) -> Response:
         return Response(self.dataplane.metrics.render(), media_type=CONTENT_TYPE)
 
     async def openapi(self, request: Request) -> Response:
-        return json_response(openapi_document(self.settings.model_type))
+        return json_response(openapi_document(self.settings.model_type, self.dataplane.state.version))
 
 
 def _route(path: str, name: str, handler: Handler, dataplane: DataPlane, methods: list[str]) -> Route:
@@ -179,7 +179,9 @@ def _routes(handlers: Routes, dataplane: DataPlane) -> list[Route]:
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
-    return json_response({"error": f"{detail}: {request.method} {request.url.path}"}, status)
+    response = json_response({"error": f"{detail}: {request.method} {request.url.path}"}, status)
+    response.headers.update((isinstance(exc, HTTPException) and exc.headers) or {})  # 405 carries Allow
+    return response
 
 
 class DirectRoutes:
@@ -218,16 +220,24 @@ def _hot_paths(routes: list[Route], model_type: str) -> dict[str, tuple[Handler,
 def create_app(settings: ServerSettings, dataplane: DataPlane | None = None) -> Starlette:
     """The ASGI app; its lifespan starts the batcher and the background model load."""
     plane = dataplane or DataPlane(settings)
+    token = settings.read_auth_token()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await plane.start()
+        grpc_server = None
         try:
+            if settings.grpc_port:
+                from modelops_server.grpc_service import start_grpc
+
+                grpc_server = start_grpc(plane, settings, token)
             yield
         finally:
+            if grpc_server is not None:
+                await asyncio.to_thread(grpc_server.stop(grace=2).wait)
             await plane.stop()
 
-    routes = _routes(Routes(plane, settings.read_auth_token()), plane)
+    routes = _routes(Routes(plane, token), plane)
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_middleware(DirectRoutes, endpoints=_hot_paths(routes, settings.model_type))

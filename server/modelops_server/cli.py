@@ -42,6 +42,7 @@ def main() -> None:
 @_option("--version", "model_version", default="latest", help="Version to serve, or 'latest'.")
 @_option("--host", default="0.0.0.0", help="Listen address.")
 @_option("--port", type=int, default=8080, help="Listen port.")
+@_option("--grpc-port", type=int, default=0, help="OIP v2 gRPC listen port; 0 turns gRPC off.")
 @_option("--package", default=None, help="Serve a .tar.gz package (path or http(s) URL) instead.")
 @_option("--work-dir", type=click.Path(path_type=Path), default=Path("/tmp/modelops-server"),
          help="Where packages are unpacked.")  # fmt: skip

@@ -25,12 +25,17 @@ HEALTH = {
         "reason": {"type": "string", "description": "why the model is unhealthy (only when unhealthy)"},
     },
 }
+TEXT_ITEM = {"type": "string", "minLength": 1, "pattern": "\\S", "description": "not blank"}
 PREDICT_REQUEST = {
     "type": "object",
     "description": "Exactly one of text or texts. Texts over max-text-chars characters are refused (400); "
     "texts longer than the model's max_length tokens are truncated.",
-    "properties": {"text": {"type": "string", "minLength": 1}, "texts": {**STRINGS, "minItems": 1}},
-}
+    "oneOf": [
+        {"required": ["text"], "properties": {"text": TEXT_ITEM}, "additionalProperties": False},
+        {"required": ["texts"], "additionalProperties": False,
+         "properties": {"texts": {"type": "array", "items": TEXT_ITEM, "minItems": 1}}},
+    ],
+}  # fmt: skip
 PREDICT_RESPONSE = {
     "type": "object",
     "properties": {
@@ -74,6 +79,72 @@ INFER_RESPONSE = {
 }
 
 
+LIVE = {"type": "object", "required": ["live"], "properties": {"live": {"type": "boolean"}}}
+READY = {"type": "object", "required": ["ready"], "properties": {"ready": {"type": "boolean"}}}
+MODEL_READY = {
+    "type": "object",
+    "required": ["name", "ready"],
+    "properties": {
+        "name": {"type": "string"},
+        "ready": {"type": "boolean"},
+        "reason": {"type": ["string", "null"]},
+    },
+}
+SERVER_METADATA = {
+    "type": "object",
+    "required": ["name", "version", "extensions"],
+    "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "extensions": STRINGS},
+}
+TENSOR_METADATA = {
+    "type": "object",
+    "required": ["name", "datatype", "shape"],
+    "properties": {
+        "name": {"type": "string"},
+        "datatype": {"type": "string"},
+        "shape": {"type": "array", "items": {"type": "integer"}},
+    },
+}
+MODEL_METADATA = {
+    "type": "object",
+    "required": ["name", "versions", "platform", "inputs", "outputs"],
+    "properties": {
+        "name": {"type": "string"},
+        "versions": STRINGS,
+        "platform": {"type": "string"},
+        "inputs": {"type": "array", "items": TENSOR_METADATA},
+        "outputs": {"type": "array", "items": TENSOR_METADATA},
+    },
+}
+TEXT = {"type": "string"}
+BINARY = {
+    "type": "string",
+    "format": "binary",
+    "description": "Binary data extension: a JSON header of Inference-Header-Content-Length bytes, then "
+    "the raw tensors (little-endian values; BYTES elements each after a 4-byte little-endian length).",
+}
+
+
+PARAMETERS = {
+    "model_type": {"name": "model_type", "in": "path", "required": True, "schema": {"type": "string"},
+                   "description": "the served model type, e.g. safety_classifier"},
+    "name": {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+             "description": "the served model's name (its model type)"},
+    "version": {"name": "version", "in": "path", "required": True, "schema": {"type": "string"},
+                "description": "the served model version"},
+    "header_length": {"name": "Inference-Header-Content-Length", "in": "header", "required": False,
+                      "schema": {"type": "integer", "minimum": 1},
+                      "description": "JSON header length when the body uses the binary data extension"},
+}  # fmt: skip
+
+
+def _parameters(model_type: str, version: str | None) -> dict[str, Any]:
+    parameters = dict(PARAMETERS)
+    for key, values in (("model_type", [model_type]), ("name", [model_type]), ("version", [version])):
+        if values[0] is not None:
+            parameters[key] = {**parameters[key], "schema": {"type": "string", "enum": values}}
+    return parameters
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -84,48 +155,79 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): _json(ERROR, texts[status]) for status in statuses}
 
 
-def _operation(summary: str, responses: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
-    operation: dict[str, Any] = {"summary": summary, "responses": responses}
-    if body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-        operation["security"] = [{}, {"bearer": []}]
+def _operation(
+    operation_id: str, summary: str, responses: dict[str, Any], params: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"operationId": operation_id, "summary": summary, "responses": responses}
+    if params:
+        operation["parameters"] = [{"$ref": f"#/components/parameters/{p}"} for p in params]
     return operation
 
 
+def _with_body(operation: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+    return {**operation, "requestBody": {"required": True, "content": content},
+            "security": [{}, {"bearer": []}]}  # fmt: skip
+
+
+def _model_paths(prefix: str, params: tuple[str, ...], suffix: str) -> dict[str, Any]:
+    infer = {
+        "200": {
+            "description": "outputs (binary ones after the JSON header when asked for)",
+            "content": {"application/json": {"schema": INFER_RESPONSE},
+                        "application/octet-stream": {"schema": BINARY}},
+        },
+        **_errors(400, 401, 404, 413, 500, 503),
+    }  # fmt: skip
+    ready = {"200": _json(MODEL_READY, "ready"), **_errors(404), "503": _json(MODEL_READY, "not ready")}
+    body = {"application/json": {"schema": INFER_REQUEST}, "application/octet-stream": {"schema": BINARY}}
+    return {
+        prefix: {"get": _operation(f"model_metadata{suffix}", "OIP model metadata",
+                                   {"200": _json(MODEL_METADATA, "metadata"), **_errors(404)}, params)},
+        f"{prefix}/ready": {"get": _operation(f"model_ready{suffix}", "OIP model readiness", ready, params)},
+        f"{prefix}/infer": {"post": _with_body(_operation(
+            f"infer{suffix}", "OIP inference: a BYTES text tensor or the model's INT64 tensors", infer,
+            (*params, "header_length")), body)},
+    }  # fmt: skip
+
+
 def _paths() -> dict[str, Any]:
-    ok = {"200": {"description": "OK"}}
-    model_ok = {"200": {"description": "OK"}, **_errors(404)}
+    seed = "/api/v1/ml-models/{model_type}"
     health = {"200": _json(HEALTH, "healthy"), "503": _json(HEALTH, "unhealthy, with reason"), **_errors(404)}
     predict = {"200": _json(PREDICT_RESPONSE, "predictions"), **_errors(400, 401, 404, 413, 500, 503)}
-    infer = {"200": _json(INFER_RESPONSE, "outputs"), **_errors(400, 401, 404, 413, 500, 503)}
-    return {
-        "/api/v1/ml-models/{model_type}/health": {
-            "get": _operation(
-                "Seed health: healthy only when the verified model answers its golden input", health
-            )
-        },
-        "/api/v1/ml-models/{model_type}/predict": {
-            "post": _operation("Label and scores per text", predict, PREDICT_REQUEST)
-        },
-        "/v2/health/live": {"get": _operation("OIP liveness", ok)},
-        "/v2/health/ready": {"get": _operation("OIP readiness", {**ok, "503": {"description": "not ready"}})},
-        "/v2/models/{name}": {"get": _operation("OIP model metadata", model_ok)},
-        "/v2/models/{name}/ready": {"get": _operation("OIP model readiness", {**model_ok, **_errors(503)})},
-        "/v2/models/{name}/infer": {
-            "post": _operation(
-                "OIP inference: a BYTES text tensor or the model's INT64 tensors", infer, INFER_REQUEST
-            )
-        },
-        "/metrics": {"get": _operation("Prometheus metrics", ok)},
+    metrics = {
+        "200": {"description": "Prometheus text exposition", "content": {"text/plain": {"schema": TEXT}}}
     }
+    openapi = {"200": _json({"type": "object"}, "this document")}
+    return {
+        f"{seed}/health": {"get": _operation(
+            "seed_health", "Seed health: healthy only when the verified model answers its golden input",
+            health, ("model_type",))},
+        f"{seed}/predict": {"post": _with_body(
+            _operation("seed_predict", "Label and scores per text", predict, ("model_type",)),
+            {"application/json": {"schema": PREDICT_REQUEST}})},
+        "/v2/health/live": {"get": _operation("server_live", "OIP liveness", {"200": _json(LIVE, "live")})},
+        "/v2/health/ready": {"get": _operation(
+            "server_ready", "OIP readiness",
+            {"200": _json(READY, "ready"), "503": _json(READY, "not ready")})},
+        "/v2": {"get": _operation(
+            "server_metadata", "OIP server metadata", {"200": _json(SERVER_METADATA, "metadata")})},
+        **_model_paths("/v2/models/{name}", ("name",), ""),
+        **_model_paths("/v2/models/{name}/versions/{version}", ("name", "version"), "_versioned"),
+        "/metrics": {"get": _operation("metrics", "Prometheus metrics", metrics)},
+        "/openapi.json": {"get": _operation("openapi", "This OpenAPI document", openapi)},
+    }  # fmt: skip
 
 
-def openapi_document(model_type: str) -> dict[str, Any]:
-    """The OpenAPI document; `model_type` is the example path value."""
+def openapi_document(model_type: str, version: str | None = None) -> dict[str, Any]:
+    """The OpenAPI document of a server serving `model_type` (and `version`, once known).
+
+    The path parameters list the one model this process serves; any other value is answered 404.
+    """
     return {
         "openapi": "3.1.0",
         "info": {"title": "modelops inference server", "version": "0.1.0",
                  "description": f"Serves one verified ONNX model ({model_type} here) per process."},
         "paths": _paths(),
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"parameters": _parameters(model_type, version),
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }  # fmt: skip

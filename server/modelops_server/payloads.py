@@ -9,20 +9,14 @@ Called by `dataplane.py`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import orjson
 
 from modelops_server.errors import BadRequest
-
-OIP_DTYPES: dict[str, Any] = {
-    "BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
-    "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
-    "FP16": np.float16, "FP32": np.float32, "FP64": np.float64,
-}  # fmt: skip
-NUMPY_TO_OIP = {np.dtype(v).name: k for k, v in OIP_DTYPES.items()}
+from modelops_server.tensors import NUMPY_TO_OIP, OIP_DTYPES, Cursor, decode_raw
 
 
 def parse_json(body: bytes) -> Any:
@@ -84,25 +78,35 @@ def predict_response(
 
 @dataclass(frozen=True)
 class InferInput:
-    """One validated OIP input tensor (BYTES data stays a list of strings)."""
+    """One validated OIP input tensor: BYTES data as a list of strings, numbers as a list or an array."""
 
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    data: list[Any] | np.ndarray
 
 
 @dataclass(frozen=True)
 class InferRequest:
-    """A validated OIP infer request."""
+    """A validated OIP infer request; `binary` says which outputs go back as raw bytes."""
 
     request_id: str | None
     inputs: list[InferInput]
     outputs: list[str] | None
+    binary: dict[str, bool] = field(default_factory=dict)
+    binary_default: bool = False
+
+    def output_is_binary(self, name: str) -> bool:
+        """Per-output `binary_data` wins over the request's `binary_data_output`."""
+        return self.binary.get(name, self.binary_default)
 
 
-def parse_infer(body: bytes) -> InferRequest:
-    """Validate the OIP v2 request structure (not yet against the model)."""
+def parse_infer(body: bytes, binary: bytes = b"") -> InferRequest:
+    """Validate the OIP v2 request structure (not yet against the model).
+
+    `binary` is the binary data extension's section after the JSON header: inputs with
+    `parameters.binary_data_size` take their bytes from it in order, and every byte must be claimed.
+    """
     document = _object(parse_json(body))
     inputs = document.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -110,23 +114,42 @@ def parse_infer(body: bytes) -> InferRequest:
     request_id = document.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise BadRequest("'id' must be a string")
-    return InferRequest(
-        request_id, [_infer_input(i, item) for i, item in enumerate(inputs)], _outputs(document)
-    )
+    cursor = Cursor(binary)
+    parsed = [_infer_input(i, item, cursor) for i, item in enumerate(inputs)]
+    cursor.finish()
+    outputs, flags = _outputs(document)
+    default = _parameters(document, "request").get("binary_data_output", False)
+    if not isinstance(default, bool):
+        raise BadRequest("parameters.binary_data_output must be a boolean")
+    return InferRequest(request_id, parsed, outputs, flags, default)
 
 
-def _outputs(document: dict[str, Any]) -> list[str] | None:
+def _parameters(item: dict[str, Any], where: str) -> dict[str, Any]:
+    parameters = item.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise BadRequest(f"{where}.parameters must be an object")
+    return parameters
+
+
+def _outputs(document: dict[str, Any]) -> tuple[list[str] | None, dict[str, bool]]:
     requested = document.get("outputs")
     if requested is None:
-        return None
+        return None, {}
     if not isinstance(requested, list) or not all(
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
     ):
         raise BadRequest("'outputs' must be a list of objects with a 'name'")
-    return [o["name"] for o in requested]
+    flags: dict[str, bool] = {}
+    for index, output in enumerate(requested):
+        flag = _parameters(output, f"outputs[{index}]").get("binary_data")
+        if flag is not None and not isinstance(flag, bool):
+            raise BadRequest(f"outputs[{index}].parameters.binary_data must be a boolean")
+        if flag is not None:
+            flags[output["name"]] = flag
+    return [o["name"] for o in requested], flags
 
 
-def _infer_input(index: int, item: Any) -> InferInput:
+def _infer_input(index: int, item: Any, cursor: Cursor) -> InferInput:
     where = f"inputs[{index}]"
     if not isinstance(item, dict):
         raise BadRequest(f"{where} must be an object with name, shape, datatype and data")
@@ -139,6 +162,13 @@ def _infer_input(index: int, item: Any) -> InferInput:
         raise BadRequest(f"{where}.shape must be a list of non-negative integers")
     if datatype != "BYTES" and datatype not in OIP_DTYPES:
         raise BadRequest(f"{where}.datatype {datatype!r} is not an Open Inference Protocol datatype")
+    size = _parameters(item, where).get("binary_data_size")
+    if size is not None:
+        if data is not None:
+            raise BadRequest(f"{where} ({name}) has both 'data' and parameters.binary_data_size")
+        return InferInput(
+            name, list(shape), datatype, decode_raw(name, shape, datatype, cursor.take(name, size))
+        )
     if not isinstance(data, list):
         raise BadRequest(f"{where}.data must be a list")
     flat = _flatten(data)
@@ -173,6 +203,8 @@ def to_array(tensor: InferInput, expected_dtype: Any) -> np.ndarray:
         raise BadRequest(
             f"input {tensor.name!r} has datatype {tensor.datatype}; the model expects {expected}"
         )
+    if isinstance(tensor.data, np.ndarray):
+        return tensor.data.astype(expected_dtype, copy=False).reshape(tensor.shape)
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in tensor.data):
         raise BadRequest(f"input {tensor.name!r} data must be numbers")
     try:
@@ -184,7 +216,7 @@ def to_array(tensor: InferInput, expected_dtype: Any) -> np.ndarray:
 def output_tensor(name: str, array: np.ndarray) -> dict[str, Any]:
     """An OIP output tensor (row-major flattened data)."""
     datatype = NUMPY_TO_OIP.get(array.dtype.name, "FP32")
-    return {"name": name, "shape": list(array.shape), "datatype": datatype, "data": array.ravel().tolist()}
+    return {"name": name, "shape": list(array.shape), "datatype": datatype, "data": array.ravel()}
 
 
 def bytes_tensor(name: str, values: Sequence[str]) -> dict[str, Any]:

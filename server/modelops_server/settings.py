@@ -44,6 +44,7 @@ class ServerSettings:
     version: str = "latest"
     host: str = "0.0.0.0"  # the pod's port must be reachable from the Service
     port: int = 8080
+    grpc_port: int = 0  # OIP v2 gRPC; 0 = off
     package: str | None = None
     work_dir: Path = Path("/tmp/modelops-server")
     expected_digest: str | None = None
@@ -90,6 +91,8 @@ class ServerSettings:
 def _check_ranges(settings: ServerSettings) -> None:
     checks = [
         (1 <= settings.port <= 65535, "port must be in 1..65535"),
+        (0 <= settings.grpc_port <= 65535, "grpc-port must be in 0..65535 (0 turns gRPC off)"),
+        (settings.grpc_port != settings.port, "grpc-port must differ from port"),
         (settings.threads >= 1, "threads must be >= 1"),
         (settings.max_batch_size >= 1, "max-batch-size must be >= 1"),
         (settings.max_batch_delay_ms >= 0, "max-batch-delay-ms must be >= 0"),

@@ -65,7 +65,7 @@ def test_built_objects_pass_server_side_dry_run(kube: Kube, namespace: str, stor
     )
     assert dry_dep["metadata"]["ownerReferences"][0]["uid"] == md["metadata"]["uid"]
     assert dry_dep["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
-    assert dry_svc["spec"]["ports"][0]["name"] == "http"
+    assert [(p["name"], p["port"]) for p in dry_svc["spec"]["ports"]] == [("http", 8080), ("grpc", 8081)]
     assert kube.get(object_path(deployment)) is None, "a dry run must not persist"
 
 

@@ -88,6 +88,12 @@ def test_operator_settings_parser_accepts_the_chart_env() -> None:
     assert settings.default_server_image == "localhost/modelops-server:v9"
     assert settings.namespaces == ("team-a",)
     assert settings.resources == {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+    assert settings.server_grpc_port == 8081
+
+
+def test_server_grpc_can_be_turned_off() -> None:
+    env = env_of(operator_container(render("serverDefaults.grpc.enabled=false")))
+    assert env["MODELOPS_OPERATOR_SERVER_GRPC_PORT"] == "0"
 
 
 def operator_rules(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -23,6 +23,8 @@ rejects unknown ones at start-up; tests/unit/test_chart.py feeds this list to th
   value: {{ $srv.image.pullPolicy | quote }}
 - name: MODELOPS_OPERATOR_DEFAULT_STARTUP_SECONDS
   value: {{ $srv.startupSeconds | quote }}
+- name: MODELOPS_OPERATOR_SERVER_GRPC_PORT
+  value: {{ if $srv.grpc.enabled }}{{ $srv.grpc.port | quote }}{{ else }}"0"{{ end }}
 - name: MODELOPS_OPERATOR_RESOURCES
   value: {{ $srv.resources | toJson | quote }}
 {{- end }}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -81,7 +82,10 @@ def test_probes_scrape_annotations_and_server_arguments() -> None:
         "v1.0.0",
         "--port",
         "8080",
+        "--grpc-port",
+        "8081",
     ]
+    assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [("http", 8080), ("grpc", 8081)]
     annotations = dep["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == "8080"
@@ -171,6 +175,19 @@ def test_underivable_storage_is_an_error() -> None:
 def test_service_shape() -> None:
     svc = builders.build_service(model_deployment("v1.0.0"), SETTINGS)
     assert svc["metadata"]["name"] == "safety-classifier-production"
-    assert svc["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
+    assert svc["spec"]["ports"] == [
+        {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"},
+        {"name": "grpc", "port": 8081, "targetPort": "grpc", "protocol": "TCP"},
+    ]
     assert svc["spec"]["selector"] == builders.selector_labels("safety-classifier-production")
     assert svc["metadata"]["ownerReferences"][0]["kind"] == "ModelDeployment"
+
+
+def test_grpc_off_leaves_only_http() -> None:
+    settings = dataclasses.replace(SETTINGS, server_grpc_port=0)
+    svc = builders.build_service(model_deployment("v1.0.0"), settings)
+    dep = builders.build_deployment(model_deployment("v1.0.0"), model_version("v1.0.0"), settings)
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert [p["name"] for p in svc["spec"]["ports"]] == ["http"]
+    assert [p["name"] for p in container["ports"]] == ["http"]
+    assert "--grpc-port" not in container["command"]

@@ -47,6 +47,8 @@ def test_unknown_variable_is_an_error_naming_it() -> None:
         ("MODELOPS_OPERATOR_RESOURCES", '{"cpu": 1}', "may only contain requests and limits"),
         ("MODELOPS_OPERATOR_DEFAULT_IMAGE_PULL_POLICY", "Sometimes", "must be one of"),
         ("MODELOPS_OPERATOR_RESYNC_SECONDS", "0", "must be > 0"),
+        ("MODELOPS_OPERATOR_SERVER_GRPC_PORT", "8080", "must differ from server_port"),
+        ("MODELOPS_OPERATOR_SERVER_GRPC_PORT", "-1", "must be a TCP port or 0"),
     ],
 )
 def test_bad_values_name_the_variable(key: str, value: str, expected: str) -> None:

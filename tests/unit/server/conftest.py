@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from support.models import make_model_dir
+from support.server_process import ServerProcess, server_process
 from support.serving import MODEL_TYPE, ServeFn, serving, settings_for
 
 
@@ -28,3 +30,12 @@ def serve(models_dir: Path) -> ServeFn:
         return serving(settings_for(overrides.pop("models_dir", models_dir), **overrides))
 
     return start
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One real `modelops-server` process (REST + gRPC on loopback ports) shared by a test module."""
+    models = tmp_path_factory.mktemp("models")
+    make_model_dir(models, MODEL_TYPE, "v1.0.0")
+    with server_process(models) as running:
+        yield running
