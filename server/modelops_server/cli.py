@@ -105,16 +105,35 @@ def run_server(settings: ServerSettings) -> None:
 @main.command()
 @click.argument("src")
 @click.argument("dest", type=click.Path(path_type=Path))
-def fetch(src: str, dest: Path) -> None:
-    """Unpack package SRC (path or http(s) URL) safely into DEST, the model version directory."""
+@_option("--expected-digest", default=None, help="Verify manifest.json against this pinned digest.")
+@_option("--fetch-max-bytes", type=int, default=None, help="Refuse artifacts larger than this.")
+def fetch(src: str, dest: Path, expected_digest: str | None, fetch_max_bytes: int | None) -> None:
+    """Fetch SRC (package path, http(s) URL, or s3:// package or directory) safely into DEST."""
+    import shutil
+
     from modelops_server.loader import fetch as fetch_package
 
     configure_logging("INFO")
     try:
-        fetch_package(src, dest)
+        fetch_package(src, dest, fetch_max_bytes)
+        if expected_digest:
+            _verify_fetched(src, dest, expected_digest)
     except PackageError as error:
+        if expected_digest and dest.exists():
+            shutil.rmtree(dest, ignore_errors=True)  # nothing unverified is left for the server
         log_event(LOG, "fetch_failed", 40, src=src, dest=str(dest), error=str(error))
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
     files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
     click.echo(orjson.dumps({"fetched": src, "into": str(dest), "files": files}).decode())
+
+
+def _verify_fetched(src: str, dest: Path, expected_digest: str) -> None:
+    """Every fetched file against the pinned digest; the message names the source."""
+    from modelops.package.errors import ManifestError
+    from modelops.package.manifest import verify_manifest
+
+    try:
+        verify_manifest(dest, expected_digest)
+    except PackageError as error:
+        raise ManifestError(f"{src}: {error}") from error

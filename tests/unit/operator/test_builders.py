@@ -157,6 +157,7 @@ def test_hostpath_pvc_and_package_storage() -> None:
         ("/srv/flat", {"type": "hostPath", "path": "/srv/flat"}),
         (f"pvc://models/seed/{MODEL}/v1.0.0", {"type": "pvc", "claimName": "models", "subPath": "seed"}),
         ("https://x/p.tar.gz", {"type": "package", "url": "https://x/p.tar.gz"}),
+        ("s3://bucket/models/v1/", {"type": "package", "url": "s3://bucket/models/v1/"}),
     ],
 )
 def test_storage_derived_from_artifact_uri(uri: str, expected: dict[str, str]) -> None:
@@ -165,7 +166,7 @@ def test_storage_derived_from_artifact_uri(uri: str, expected: dict[str, str]) -
 
 def test_underivable_storage_is_an_error() -> None:
     with pytest.raises(StorageError, match=r"artifact\.uri"):
-        resolve(None, "s3://bucket/x", MODEL, "v1.0.0")
+        resolve(None, "gs://bucket/x", MODEL, "v1.0.0")
 
 
 def test_service_shape() -> None:
@@ -174,3 +175,27 @@ def test_service_shape() -> None:
     assert svc["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
     assert svc["spec"]["selector"] == builders.selector_labels("safety-classifier-production")
     assert svc["metadata"]["ownerReferences"][0]["kind"] == "ModelDeployment"
+
+
+def test_s3_storage_fetches_with_the_pinned_digest_and_secret_env_only() -> None:
+    storage = {"type": "package", "url": "s3://models/{model}/{version}/", "s3": {"secretName": "s3-creds"}}
+    md = model_deployment("v1.0.0", storage=storage)
+    pod = builders.build_deployment(md, model_version("v1.0.0"), SETTINGS)["spec"]["template"]["spec"]
+    init = pod["initContainers"][0]
+    assert init["command"] == [
+        "modelops-server", "fetch", f"s3://models/{MODEL}/v1.0.0/", f"/models/{MODEL}/v1.0.0",
+        "--expected-digest", DIGEST,
+    ]  # fmt: skip
+    assert init["envFrom"] == [{"secretRef": {"name": "s3-creds"}}]
+    assert "env" not in init, "credentials must come from the Secret, never literal values"
+    assert init["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_s3_artifact_without_storage_derives_a_fetch_without_secret() -> None:
+    mv = model_version("v1.0.0")
+    mv["spec"]["artifact"]["uri"] = "s3://models/p/m.tar.gz"
+    md = model_deployment("v1.0.0")
+    del md["spec"]["storage"]
+    pod = builders.build_deployment(md, mv, SETTINGS)["spec"]["template"]["spec"]
+    init = pod["initContainers"][0]
+    assert init["command"][2] == "s3://models/p/m.tar.gz" and "envFrom" not in init

@@ -1,0 +1,86 @@
+"""Download throughput of `modelops-server fetch s3://…` vs a raw client on the same object.
+
+Starts versitygw (the tests' S3-compatible server, built by `hack/localkube build`) on loopback, uploads
+one model directory whose model.onnx is `--size-mb` random bytes, and in `--rounds` interleaved rounds
+measures:
+
+- raw: boto3 `download_file` of model.onnx with boto3's default transfer settings (what `aws s3 cp`
+  does: 8 MiB parts, 10 threads), to a file;
+- fetch: `fetch_s3` of the whole model directory (listing, size checks, parts of 8 MiB, 4 threads,
+  staging and rename) followed by `verify_manifest` against the pinned digest, as the init container runs.
+
+Prints MB/s of each round and the median ratio fetch/raw (fetch includes the sha256 of every file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "hack")]
+
+from modelops.objectstore.transfer import fetch_s3  # noqa: E402
+from modelops.package.manifest import manifest_digest, verify_manifest, write_manifest  # noqa: E402
+from support.s3server import running_s3_server  # noqa: E402
+
+
+def _model(root: Path, size_mb: int) -> Path:
+    model = root / "model"
+    model.mkdir()
+    with (model / "model.onnx").open("wb") as out:
+        for _ in range(size_mb):
+            out.write(os.urandom(1 << 20))
+    (model / "metadata.json").write_text('{"bench": true}\n')
+    write_manifest(model)
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size-mb", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-s3-") as scratch,
+        running_s3_server(Path(scratch) / "s3") as s3,
+    ):
+        root = Path(scratch)
+        model = _model(root, args.size_mb)
+        digest = manifest_digest(model)
+        client = s3.client()
+        s3.create_bucket("bench")
+        for path in sorted(model.iterdir()):
+            client.upload_file(str(path), "bench", f"model/{path.name}")
+        os.environ.update(s3.env())
+        size = sum(p.stat().st_size for p in model.iterdir()) / 1e6
+        ratios = []
+        for number in range(1, args.rounds + 1):
+            raw_file = root / "raw.onnx"
+            started = time.perf_counter()
+            client.download_file("bench", "model/model.onnx", str(raw_file))
+            raw_s = time.perf_counter() - started
+            raw_file.unlink()
+            dest = root / "fetched" / str(number)
+            started = time.perf_counter()
+            fetch_s3("s3://bench/model/", dest)
+            verify_manifest(dest, digest)
+            fetch_s = time.perf_counter() - started
+            ratio = (size / fetch_s) / ((args.size_mb * 1.048576) / raw_s)
+            ratios.append(ratio)
+            print(
+                f"round {number}: raw {args.size_mb * 1.048576 / raw_s:7.1f} MB/s  "
+                f"fetch+verify {size / fetch_s:7.1f} MB/s  ratio {ratio:.2f}  load {os.getloadavg()[0]:.2f}"
+            )
+        print(f"median ratio fetch+verify / raw: {statistics.median(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()
