@@ -132,8 +132,7 @@ def describe(error: BaseException, uri: S3Uri | str, settings: S3Settings) -> Ob
     if isinstance(error, ObjectStoreError):
         return error
     if isinstance(error, boto.ClientError):
-        code = str(error.response.get("Error", {}).get("Code", "")) or "unknown"
-        cause = _CAUSES.get(code) or f"{code}: {error.response.get('Error', {}).get('Message', '')}"
+        cause = _client_cause(error.response)
     elif isinstance(error, boto.NoCredentialsError):
         cause = "no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, e.g. from the Secret)"
     elif isinstance(error, boto.ConnectTimeoutError | boto.ReadTimeoutError):
@@ -143,6 +142,20 @@ def describe(error: BaseException, uri: S3Uri | str, settings: S3Settings) -> Ob
     else:
         cause = f"{type(error).__name__}: {error}"
     return ObjectStoreError(mask_secrets(f"{uri}: {cause}"))
+
+
+def _client_cause(response: dict[str, Any]) -> str:
+    """The store's answer in words: known codes, else by HTTP status (stores spell codes differently)."""
+    code = str(response.get("Error", {}).get("Code", "")) or "unknown"
+    detail = f"{code}: {response.get('Error', {}).get('Message', '')}".rstrip(": ")
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    if code in _CAUSES:
+        return _CAUSES[code]
+    if status in (401, 403) or "access key" in detail.lower():  # versitygw answers 404 to unknown keys
+        return f"access denied ({detail}; check the credentials)"
+    if status == 404:
+        return f"not found ({detail})"
+    return f"HTTP {status} {detail}" if status else detail
 
 
 def mask_secrets(text: str, env: Mapping[str, str] | None = None) -> str:

@@ -44,8 +44,9 @@ def test_settings_from_env() -> None:
         S3Settings.from_env({"MODELOPS_S3_MAX_ATTEMPTS": "many"})
 
 
-def _client_error(code: str, message: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}}, "GetObject")
+def _client_error(code: str, message: str, status: int = 400) -> ClientError:
+    answer = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(answer, "GetObject")  # type: ignore[arg-type]
 
 
 def test_errors_name_uri_and_cause_and_mask_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,6 +57,11 @@ def test_errors_name_uri_and_cause_and_mask_credentials(monkeypatch: pytest.Monk
         "s3://models/v1/: the bucket does not exist"
     )
     assert "access denied" in str(describe(_client_error("SignatureDoesNotMatch", ""), uri, settings))
+    unknown_user = describe(_client_error("XUserNotFound", "no such user", 403), uri, settings)
+    assert (
+        str(unknown_user)
+        == "s3://models/v1/: access denied (XUserNotFound: no such user; check the credentials)"
+    )
     leaky = describe(_client_error("Weird", "key s3cr3t-value rejected"), uri, settings)
     assert "s3cr3t-value" not in str(leaky) and "***" in str(leaky)
     timeout = describe(ConnectTimeoutError(endpoint_url="http://store:9000"), uri, settings)
