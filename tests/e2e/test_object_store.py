@@ -111,7 +111,7 @@ def test_s3_model_serves_and_an_overwritten_object_is_rolled_back(
         assert (health["version"], health["status"]) == ("v1.0.0", "healthy")
         pod = kubectl.json("get", "pods", "-n", namespace, "-l", "modelops.io/version=v1.0.0")["items"][0]
         assert s3.secret_key not in json.dumps(pod["spec"]), "credentials must not be in the pod spec"
-        assert s3.get_requests(f"{MODEL}/v1.0.0/model.onnx") >= 1
+        s3.wait_logged("s3_GetObject", f"{MODEL}/v1.0.0/model.onnx")  # the pod downloaded from the store
 
         kubectl.run("patch", "modeldeployment", NAME, "-n", namespace, "--type=merge",
                     "-p", '{"spec":{"version":"v1.1.0"}}')  # fmt: skip

@@ -72,13 +72,19 @@ class S3Server:
         self.client().create_bucket(Bucket=name)
         return name
 
-    def get_requests(self, key_part: str) -> int:
-        """How many GET requests the access log records for objects whose path contains `key_part`."""
+    def requests(self, action: str, key: str) -> int:
+        """How many `action` requests (e.g. s3_GetObject) for object `key` the access log records."""
         if not self.access_log.exists():
             return 0
-        return sum(
-            1 for line in self.access_log.read_text().splitlines() if "GET" in line and key_part in line
-        )
+        return sum(1 for line in self.access_log.read_text().splitlines() if f" {action} {key} " in line)
+
+    def wait_logged(self, action: str, key: str, timeout: float = 10) -> None:
+        """Poll until the access log shows `action` on `key` (its lines are written after the answer)."""
+        deadline = time.monotonic() + timeout
+        while self.requests(action, key) == 0:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no {action} {key} in {self.access_log} within {timeout}s")
+            time.sleep(0.05)  # polling interval until the deadline
 
 
 def _wait_listening(host: str, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
