@@ -55,9 +55,19 @@ def _models_root(path: str, model: str, version: str) -> str:
 
 
 def pod_storage(
-    storage: dict[str, Any], model: str, version: str, image: str, pull: str, *, digest: str | None = None
+    storage: dict[str, Any],
+    model: str,
+    version: str,
+    image: str,
+    pull: str,
+    *,
+    digest: str | None = None,
+    s3_secret: str = "",
 ) -> PodStorage:
-    """Volumes, mounts and init containers for one storage spec (`digest`: the pinned artifact sha256)."""
+    """Volumes, mounts and init containers for one storage spec.
+
+    `digest` is the pinned artifact sha256; `s3_secret` the operator's default Secret for s3:// sources.
+    """
     mount = {"name": VOLUME_NAME, "mountPath": MODELS_MOUNT, "readOnly": True}
     kind = storage.get("type")
     if kind == "hostPath":
@@ -73,7 +83,8 @@ def pod_storage(
     if kind == "package":
         pieces = _package_storage(storage["url"], model, version, image=image, pull=pull, mount=mount)
         if is_s3(storage["url"]):
-            object_store_fetch(pieces.init_containers[0], storage.get("s3") or {}, digest)
+            s3 = storage.get("s3") or ({"secretName": s3_secret} if s3_secret else {})
+            object_store_fetch(pieces.init_containers[0], s3, digest)
         return pieces
     raise StorageError(f"unknown spec.storage.type {kind!r}")
 

@@ -199,3 +199,6 @@ def test_s3_artifact_without_storage_derives_a_fetch_without_secret() -> None:
     pod = builders.build_deployment(md, mv, SETTINGS)["spec"]["template"]["spec"]
     init = pod["initContainers"][0]
     assert init["command"][2] == "s3://models/p/m.tar.gz" and "envFrom" not in init
+    platform = Settings(default_s3_secret="platform-s3")
+    pod = builders.build_deployment(md, mv, platform)["spec"]["template"]["spec"]
+    assert pod["initContainers"][0]["envFrom"] == [{"secretRef": {"name": "platform-s3"}}]
