@@ -40,11 +40,12 @@ class RemoteObject:
 
 
 def transfer_config() -> Any:
-    """Parts of 8 MiB, 4 at a time: memory stays around 4 parts however large the object is."""
+    """Parts of 8 MiB, 8 at a time; downloads stream through a bounded queue of 256 KiB chunks, so memory
+    stays a few MiB per thread however large the object is."""
     from boto3.s3.transfer import TransferConfig
 
     return TransferConfig(
-        multipart_threshold=_PART, multipart_chunksize=_PART, max_concurrency=4, max_io_queue=16
+        multipart_threshold=_PART, multipart_chunksize=_PART, max_concurrency=8, max_io_queue=100
     )
 
 

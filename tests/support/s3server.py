@@ -103,15 +103,17 @@ def _wait_listening(host: str, port: int, process: subprocess.Popen[bytes], log:
 @contextmanager
 def running_s3_server(workdir: Path, host: str = "127.0.0.1") -> Iterator[S3Server]:
     """versitygw serving `workdir/data` on host:<free port> for the duration of the block."""
-    data, log = workdir / "data", workdir / "versitygw.log"
+    # Metadata in sidecar files, not xattrs: works on any filesystem (tmpfs, overlay) the tests run on.
+    data, meta, log = workdir / "data", workdir / "meta", workdir / "versitygw.log"
     data.mkdir(parents=True, exist_ok=True)
+    meta.mkdir(parents=True, exist_ok=True)
     port = free_port(host)
     access, secret = "modelops-" + secrets.token_hex(4), secrets.token_urlsafe(24)
     server = S3Server(f"http://{host}:{port}", access, secret, data, workdir / "access.log")
     env = {**os.environ, "ROOT_ACCESS_KEY": access, "ROOT_SECRET_KEY": secret}
     argv = [
         str(versitygw_binary()), "--port", f"{host}:{port}", "--region", REGION,
-        "--access-log", str(server.access_log), "posix", "--nometa", str(data),
+        "--access-log", str(server.access_log), "posix", "--sidecar", str(meta), str(data),
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
