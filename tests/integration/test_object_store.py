@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from modelops.package.archive import build_package
+from modelops.package.manifest import write_manifest
 from support.models import make_model_dir
 from support.s3server import S3Server, running_s3_server
 
@@ -184,3 +186,18 @@ def test_endpoint_that_never_answers_times_out(s3: S3Server, tmp_path: Path) -> 
     assert_failed(
         done, dest, "s3://models/safety/v1.0.0/", f"127.0.0.1:{port}", "timed out", secret=s3.secret_key
     )
+
+
+def test_large_file_round_trips_in_parallel_parts(s3: S3Server, model_dir: Path, tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    shutil.copytree(model_dir, big)
+    (big / "weights.bin").write_bytes(os.urandom(20 << 20))  # 3 parts of 8 MiB each way
+    digest = write_manifest(big)
+    pushed = push(s3, big, "s3://models/big/v1.0.0/")
+    assert pushed["sha256"] == digest
+    dest = tmp_path / "fetched"
+    got = fetch(s3.env(), pushed["artifact"], dest, "--expected-digest", digest)
+    assert got.returncode == 0, got.stderr
+    assert _files(dest) == _files(big)
+    s3.wait_logged("s3_CompleteMultipartUpload", "big/v1.0.0/weights.bin")
+    s3.wait_logged("s3_GetObject", "big/v1.0.0/weights.bin", count=3)  # ranged GETs of 8 MiB parts

@@ -78,12 +78,14 @@ class S3Server:
             return 0
         return sum(1 for line in self.access_log.read_text().splitlines() if f" {action} {key} " in line)
 
-    def wait_logged(self, action: str, key: str, timeout: float = 10) -> None:
-        """Poll until the access log shows `action` on `key` (its lines are written after the answer)."""
+    def wait_logged(self, action: str, key: str, count: int = 1, timeout: float = 10) -> None:
+        """Poll until the access log shows `count` `action`s on `key` (lines are written after the answer)."""
         deadline = time.monotonic() + timeout
-        while self.requests(action, key) == 0:
+        while self.requests(action, key) < count:
             if time.monotonic() >= deadline:
-                raise AssertionError(f"no {action} {key} in {self.access_log} within {timeout}s")
+                raise AssertionError(
+                    f"fewer than {count} {action} {key} in {self.access_log} after {timeout}s"
+                )
             time.sleep(0.05)  # polling interval until the deadline
 
 
