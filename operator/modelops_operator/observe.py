@@ -132,8 +132,10 @@ def _container_problem(container: dict[str, Any]) -> tuple[str | None, str]:
 
 
 def _failed_init_container(status: dict[str, Any]) -> dict[str, Any] | None:
-    """The first init container whose current or last run exited non-zero."""
+    """The first init container whose current or last run exited non-zero (and has not since succeeded)."""
     for init in status.get("initContainerStatuses", []):
+        if (init.get("state", {}).get("terminated") or {}).get("exitCode") == 0:
+            continue
         for state in (init.get("state", {}), init.get("lastState", {})):
             if int((state.get("terminated") or {}).get("exitCode", 0)) != 0:
                 return {"name": init.get("name"), "restartCount": init.get("restartCount", 0), **state}

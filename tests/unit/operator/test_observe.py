@@ -61,6 +61,10 @@ def test_failed_fetch_init_container_is_the_reason_with_its_restarts() -> None:
         state.why_unready()
         == "init container fetch-model: s3://models/x/: access denied (check the credentials)"
     )
+    pod["status"]["initContainerStatuses"][0]["state"] = {
+        "terminated": {"exitCode": 0, "reason": "Completed"}
+    }
+    assert pod_state(None, pod, "m", Settings()).restarts == 0  # type: ignore[arg-type]
 
 
 def test_ready_pod_is_not_asked_for_a_reason() -> None:
