@@ -201,3 +201,23 @@ def test_large_file_round_trips_in_parallel_parts(s3: S3Server, model_dir: Path,
     assert _files(dest) == _files(big)
     s3.wait_logged("s3_CompleteMultipartUpload", "big/v1.0.0/weights.bin")
     s3.wait_logged("s3_GetObject", "big/v1.0.0/weights.bin", count=3)  # ranged GETs of 8 MiB parts
+
+
+def test_node_cache_serves_a_verified_copy_without_the_store(
+    s3: S3Server, model_dir: Path, tmp_path: Path
+) -> None:
+    pushed = push(s3, model_dir, "s3://models/cached/v1.0.0/")
+    cache, pin = tmp_path / "cache", ("--expected-digest", pushed["sha256"])
+    first = fetch(s3.env(), pushed["artifact"], tmp_path / "a", *pin, "--cache-dir", str(cache))
+    assert first.returncode == 0, first.stderr
+    assert sorted(p.name for p in cache.iterdir()) == [pushed["sha256"]]
+    # Wrong credentials: only a cache hit can succeed (a rollback or a second replica on the node).
+    denied = s3.env(AWS_SECRET_ACCESS_KEY="wrong-secret-key")
+    second = fetch(denied, pushed["artifact"], tmp_path / "b", *pin, "--cache-dir", str(cache))
+    assert second.returncode == 0 and "fetch_cache_hit" in second.stderr, second.stderr
+    assert _files(tmp_path / "b") == _files(model_dir)
+    # A damaged entry is re-verified, dropped and fetched again (which now needs the store).
+    (cache / pushed["sha256"] / "model.onnx").write_bytes(b"damaged on the node")
+    third = fetch(denied, pushed["artifact"], tmp_path / "c", *pin, "--cache-dir", str(cache))
+    assert_failed(third, tmp_path / "c", "access denied")
+    assert list(cache.iterdir()) == [], "nothing damaged or partial may stay in the cache"
