@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from .object_storage import is_s3, object_store_fetch
+from .object_storage import is_s3, node_cache, object_store_fetch
 
 MODELS_MOUNT = "/models"
 VOLUME_NAME = "models"
@@ -85,7 +85,10 @@ def pod_storage(
         if is_s3(storage["url"]):
             s3 = storage.get("s3") or ({"secretName": s3_secret} if s3_secret else {})
             object_store_fetch(pieces.init_containers[0], s3, digest)
-        return pieces
+        cache = node_cache(pieces.init_containers[0], digest) if storage.get("cache") else None
+        return (
+            PodStorage([*pieces.volumes, cache], pieces.mounts, pieces.init_containers) if cache else pieces
+        )
     raise StorageError(f"unknown spec.storage.type {kind!r}")
 
 

@@ -181,7 +181,8 @@ def test_s3_artifacts_and_storage_are_accepted(kube: Kube, namespace: str) -> No
         mv["spec"]["artifact"]["uri"] = uri
         assert _create(kube, mv)["spec"]["artifact"]["uri"] == uri
     md = _clean(model_deployment("v1.0.0", namespace=namespace))
-    storage = {"type": "package", "url": "s3://models/{model}/{version}/", "s3": {"secretName": "s3-creds"}}
+    storage = {"type": "package", "url": "s3://models/{model}/{version}/", "s3": {"secretName": "s3-creds"},
+               "cache": True}  # fmt: skip
     md["spec"]["storage"] = storage
     assert _create(kube, md)["spec"]["storage"] == storage
 

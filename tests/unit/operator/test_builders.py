@@ -191,6 +191,19 @@ def test_s3_storage_fetches_with_the_pinned_digest_and_secret_env_only() -> None
     assert init["terminationMessagePolicy"] == "FallbackToLogsOnError"
 
 
+def test_node_cache_mounts_the_digest_keyed_host_directory_into_the_fetch_only() -> None:
+    storage = {"type": "package", "url": "s3://models/{model}/{version}/", "cache": True}
+    md = model_deployment("v1.0.0", storage=storage)
+    pod = builders.build_deployment(md, model_version("v1.0.0"), SETTINGS)["spec"]["template"]["spec"]
+    init = pod["initContainers"][0]
+    assert init["command"][-4:] == ["--expected-digest", DIGEST, "--cache-dir", "/cache"]
+    assert {"name": "artifact-cache", "mountPath": "/cache"} in init["volumeMounts"]
+    cache = {"path": "/var/cache/modelops/artifacts", "type": "DirectoryOrCreate"}
+    assert {"name": "artifact-cache", "hostPath": cache} in pod["volumes"]
+    assert all(m["name"] != "artifact-cache" for m in _container(builders.build_deployment(
+        md, model_version("v1.0.0"), SETTINGS))["volumeMounts"])  # fmt: skip
+
+
 def test_s3_artifact_without_storage_derives_a_fetch_without_secret() -> None:
     mv = model_version("v1.0.0")
     mv["spec"]["artifact"]["uri"] = "s3://models/p/m.tar.gz"
