@@ -9,7 +9,9 @@ measures:
 - fetch: `fetch_s3` of the whole model directory (listing, size checks, parts of 8 MiB, 8 threads,
   staging and rename), then `verify_manifest` against the pinned digest, as the init container runs.
 
-Prints MB/s of each round and the median ratios fetch/raw and fetch+verify/raw (the sha256 of every file).
+With obstore installed (`pip install obstore`; not a dependency), each round also times obstore's
+streaming GET of model.onnx. Prints MB/s of each round and the median ratios fetch/raw and
+fetch+verify/raw (the sha256 of every file).
 """
 
 from __future__ import annotations
@@ -39,6 +41,28 @@ def _model(root: Path, size_mb: int) -> Path:
     (model / "metadata.json").write_text('{"bench": true}\n')
     write_manifest(model)
     return model
+
+
+def _obstore_get(s3: object, out: Path) -> float | None:
+    """obstore's streaming GET of the same object to a file, when obstore is installed (it is optional)."""
+    try:
+        import obstore
+        from obstore.store import S3Store
+    except ImportError:
+        return None
+    env = s3.env()  # type: ignore[attr-defined]
+    store = S3Store(
+        "bench", endpoint=env["AWS_ENDPOINT_URL"], access_key_id=env["AWS_ACCESS_KEY_ID"],
+        secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region=env["AWS_REGION"],
+        client_options={"allow_http": True},
+    )  # fmt: skip
+    started = time.perf_counter()
+    with out.open("wb") as sink:
+        for chunk in obstore.get(store, "model/model.onnx").stream(min_chunk_size=8 << 20):
+            sink.write(chunk)
+    elapsed = time.perf_counter() - started
+    out.unlink()
+    return elapsed
 
 
 def main() -> None:
@@ -75,6 +99,11 @@ def main() -> None:
             verify_manifest(dest, digest)
             fetch_s = time.perf_counter() - started
             raw_mbs = args.size_mb * 1.048576 / raw_s
+            obstore_s = _obstore_get(s3, root / "obstore.onnx")
+            if obstore_s:
+                print(
+                    f"round {number}: obstore {args.size_mb * 1.048576 / obstore_s:7.1f} MB/s (single stream)"
+                )
             ratio, download_ratio = (size / fetch_s) / raw_mbs, (size / download_s) / raw_mbs
             ratios.append((ratio, download_ratio))
             print(
