@@ -109,8 +109,12 @@ def test_s3_model_serves_and_an_overwritten_object_is_rolled_back(
         )
         _, health = http_json("GET", service_url(kubectl, namespace, NAME) + HEALTH, deadline_s=60)
         assert (health["version"], health["status"]) == ("v1.0.0", "healthy")
-        pod = kubectl.json("get", "pods", "-n", namespace, "-l", "modelops.io/version=v1.0.0")["items"][0]
-        assert s3.secret_key not in json.dumps(pod["spec"]), "credentials must not be in the pod spec"
+        pods = kubectl.json("get", "pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={NAME}")[
+            "items"
+        ]
+        assert pods and s3.secret_key not in json.dumps([p["spec"] for p in pods]), (
+            "no credentials in pod specs"
+        )
         s3.wait_logged("s3_GetObject", f"{MODEL}/v1.0.0/model.onnx")  # the pod downloaded from the store
 
         kubectl.run("patch", "modeldeployment", NAME, "-n", namespace, "--type=merge",
