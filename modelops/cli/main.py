@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from modelops.cli import artifact_commands, cluster_commands, registry_commands
+from modelops.cli import artifact_commands, cluster_commands, push_command, registry_commands
 from modelops.cli.context import CliContext, ModelctlGroup
 from modelops.cli.output import FORMATS
 
@@ -65,6 +65,7 @@ for command in (
     artifact_commands.verify,
     artifact_commands.keygen,
     artifact_commands.deploy_model_command,
+    push_command.push,
 ):
     cli.add_command(command)
 

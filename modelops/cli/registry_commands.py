@@ -45,6 +45,16 @@ def artifact_of(model_dir: Path, signature_secret: str | None = None) -> Artifac
     return Artifact(uri=str(model_dir.resolve()), sha256=digest, signature_secret=signature_secret)
 
 
+def remote_artifact(uri: str, digest: str | None, signature_secret: str | None) -> Artifact:
+    """An artifact stored elsewhere (s3://, http(s)://): its digest comes from --digest or the local copy."""
+    if not digest:
+        raise click.ClickException(
+            f"--artifact {uri} needs --digest (printed by `modelctl push`) or a local --model-dir with "
+            f"{MANIFEST_NAME}"
+        )
+    return Artifact(uri=uri, sha256=digest, signature_secret=signature_secret)
+
+
 def _parse_metrics(pairs: tuple[str, ...]) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
     for pair in pairs:
@@ -95,6 +105,10 @@ def deployment_row(record: DeploymentRecord) -> dict[str, Any]:
     default=None,
     help="Secret with the public key that must verify model.sig (Kubernetes).",
 )
+@click.option(
+    "--artifact", "artifact_uri", default=None, help="Artifact URI instead of the directory, e.g. s3://…"
+)
+@click.option("--digest", "digest", default=None, help="Digest for --artifact (default: the directory's).")
 @output_option
 @pass_context
 def register(
@@ -105,14 +119,19 @@ def register(
     metrics: tuple[str, ...],
     model_dir: Path | None,
     signature_secret: str | None,
+    artifact_uri: str | None,
+    digest: str | None,
     output: str | None,
 ) -> None:
     """Register VERSION of MODEL_TYPE (metrics from its metadata.json, digest from its manifest)."""
     directory = model_dir or ctx.models_dir / model_type / canonical(version)
     metadata = {**registry_metadata(directory), **_parse_metrics(metrics)}
-    record = ctx.registry.register_model(
-        model_type, version, metadata, artifact=artifact_of(directory, signature_secret)
-    )
+    artifact = artifact_of(directory, signature_secret)
+    if artifact_uri:
+        artifact = remote_artifact(
+            artifact_uri, digest or (artifact.sha256 if artifact else None), signature_secret
+        )
+    record = ctx.registry.register_model(model_type, version, metadata, artifact=artifact)
     render(version_row(record), chosen_output(ctx, output), title="registered")
 
 

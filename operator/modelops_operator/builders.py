@@ -116,7 +116,10 @@ def _pod_template(md: dict[str, Any], mv: dict[str, Any], version: str, settings
     pull = server.get("imagePullPolicy") or settings.default_image_pull_policy
     model = md["spec"]["model"]
     store = storage_mod.resolve(md["spec"].get("storage"), mv["spec"]["artifact"]["uri"], model, version)
-    pieces = storage_mod.pod_storage(store, model, version, image, pull)
+    digest = mv["spec"]["artifact"]["sha256"]
+    pieces = storage_mod.pod_storage(
+        store, model, version, image, pull, digest=digest, s3_secret=settings.default_s3_secret
+    )
     secrets = _secret_volumes(server, mv)
     container = _server_container(md, mv, version, settings, image=image, pull=pull)
     container["volumeMounts"] = pieces.mounts + [m for m, _ in secrets]

@@ -102,6 +102,11 @@ def pod_state(kube: Kube, pod: dict[str, Any], model: str, settings: Settings) -
         (s for s in status.get("containerStatuses", []) if s.get("name") == "server"), {}
     )
     waiting, message = _container_problem(container)
+    restarts = int(container.get("restartCount", 0))
+    failed_init = _failed_init_container(status)
+    if failed_init:  # e.g. fetch-model could not download or verify: its own words, its restarts
+        message = f"init container {failed_init['name']}: {_last_line(failed_init)}"
+        restarts = max(restarts, int(failed_init.get("restartCount", 0)))
     health = None
     if not ready and "running" in container.get("state", {}):
         health = _health_reason(kube, meta, model, settings)
@@ -109,7 +114,7 @@ def pod_state(kube: Kube, pod: dict[str, Any], model: str, settings: Settings) -
         name=meta["name"],
         version=(meta.get("annotations") or {}).get(builders.VERSION_ANNOTATION),
         ready=ready,
-        restarts=int(container.get("restartCount", 0)),
+        restarts=restarts,
         waiting_reason=waiting,
         message=message,
         health_reason=health,
@@ -124,6 +129,25 @@ def _container_problem(container: dict[str, Any]) -> tuple[str | None, str]:
     if not text and terminated.get("reason"):
         text = f"last exit {terminated.get('exitCode')}: {terminated['reason']}"
     return reason, " ".join(str(text).split())[:500]
+
+
+def _failed_init_container(status: dict[str, Any]) -> dict[str, Any] | None:
+    """The first init container whose current or last run exited non-zero (and has not since succeeded)."""
+    for init in status.get("initContainerStatuses", []):
+        if (init.get("state", {}).get("terminated") or {}).get("exitCode") == 0:
+            continue
+        for state in (init.get("state", {}), init.get("lastState", {})):
+            if int((state.get("terminated") or {}).get("exitCode", 0)) != 0:
+                return {"name": init.get("name"), "restartCount": init.get("restartCount", 0), **state}
+    return None
+
+
+def _last_line(failed: dict[str, Any]) -> str:
+    """The last line of the termination message (the fetch step's `error: ...` line), else the reason."""
+    terminated = failed["terminated"]
+    lines = [line.strip() for line in str(terminated.get("message") or "").splitlines() if line.strip()]
+    text = lines[-1].removeprefix("error: ") if lines else f"exit {terminated.get('exitCode')}"
+    return text[:400]
 
 
 def _health_reason(kube: Kube, meta: dict[str, Any], model: str, settings: Settings) -> str | None:

@@ -32,6 +32,8 @@ class Settings:
     default_server_image: str = "localhost/modelops-server:dev"
     default_image_pull_policy: str = "IfNotPresent"
     default_startup_seconds: int = 120
+    # Secret with the AWS_* variables for s3:// artifacts whose ModelDeployment names none (platform policy).
+    default_s3_secret: str = ""
     resources: dict[str, Any] = field(default_factory=_default_resources)
     server_port: int = 8080
     server_grpc_port: int = 8081  # the servers' OIP v2 gRPC port (Service port `grpc`); 0 = off

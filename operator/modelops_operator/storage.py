@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from .object_storage import is_s3, node_cache, object_store_fetch
+
 MODELS_MOUNT = "/models"
 VOLUME_NAME = "models"
 
@@ -34,7 +36,7 @@ def resolve(md_storage: dict[str, Any] | None, artifact_uri: str, model: str, ve
     if md_storage:
         return md_storage
     uri = artifact_uri.removeprefix("file://")
-    if uri.startswith(("http://", "https://")):
+    if uri.startswith(("http://", "https://", "s3://")):
         return {"type": "package", "url": uri}
     if uri.startswith("pvc://"):
         claim, _, sub = uri.removeprefix("pvc://").partition("/")
@@ -52,8 +54,20 @@ def _models_root(path: str, model: str, version: str) -> str:
     return path
 
 
-def pod_storage(storage: dict[str, Any], model: str, version: str, image: str, pull: str) -> PodStorage:
-    """Volumes, mounts and init containers for one storage spec."""
+def pod_storage(
+    storage: dict[str, Any],
+    model: str,
+    version: str,
+    image: str,
+    pull: str,
+    *,
+    digest: str | None = None,
+    s3_secret: str = "",
+) -> PodStorage:
+    """Volumes, mounts and init containers for one storage spec.
+
+    `digest` is the pinned artifact sha256; `s3_secret` the operator's default Secret for s3:// sources.
+    """
     mount = {"name": VOLUME_NAME, "mountPath": MODELS_MOUNT, "readOnly": True}
     kind = storage.get("type")
     if kind == "hostPath":
@@ -67,7 +81,14 @@ def pod_storage(storage: dict[str, Any], model: str, version: str, image: str, p
             [{**mount, "subPath": sub} if sub else mount],
         )
     if kind == "package":
-        return _package_storage(storage["url"], model, version, image=image, pull=pull, mount=mount)
+        pieces = _package_storage(storage["url"], model, version, image=image, pull=pull, mount=mount)
+        if is_s3(storage["url"]):
+            s3 = storage.get("s3") or ({"secretName": s3_secret} if s3_secret else {})
+            object_store_fetch(pieces.init_containers[0], s3, digest)
+        cache = node_cache(pieces.init_containers[0], digest) if storage.get("cache") else None
+        return (
+            PodStorage([*pieces.volumes, cache], pieces.mounts, pieces.init_containers) if cache else pieces
+        )
     raise StorageError(f"unknown spec.storage.type {kind!r}")
 
 

@@ -106,16 +106,56 @@ def run_server(settings: ServerSettings) -> None:
 @main.command()
 @click.argument("src")
 @click.argument("dest", type=click.Path(path_type=Path))
-def fetch(src: str, dest: Path) -> None:
-    """Unpack package SRC (path or http(s) URL) safely into DEST, the model version directory."""
-    from modelops_server.loader import fetch as fetch_package
+@_option("--expected-digest", default=None, help="Verify manifest.json against this pinned digest.")
+@_option("--fetch-max-bytes", type=int, default=None, help="Refuse artifacts larger than this.")
+@_option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Node-local cache (by digest).")
+@_option(
+    "--cache-max-bytes", type=int, default=10 << 30, help="Evict least recently used entries above this."
+)
+def fetch(src: str, dest: Path, **options: Any) -> None:
+    """Fetch SRC (package path, http(s) URL, or s3:// package or directory) safely into DEST."""
+    import shutil
 
     configure_logging("INFO")
+    digest = options["expected_digest"]
     try:
-        fetch_package(src, dest)
+        _fetch_verified(src, dest, options)
     except PackageError as error:
+        if digest and dest.exists():
+            shutil.rmtree(dest, ignore_errors=True)  # nothing unverified is left for the server
         log_event(LOG, "fetch_failed", 40, src=src, dest=str(dest), error=str(error))
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
     files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
     click.echo(orjson.dumps({"fetched": src, "into": str(dest), "files": files}).decode())
+
+
+def _fetch_verified(src: str, dest: Path, options: dict[str, Any]) -> None:
+    """From the node cache when it holds the digest, else from SRC; verified; then kept in the cache."""
+    from modelops_server.fetch_cache import DigestCache
+    from modelops_server.loader import fetch as fetch_package
+
+    digest, cache_dir = options["expected_digest"], options["cache_dir"]
+    cache = DigestCache(cache_dir, options["cache_max_bytes"]) if cache_dir and digest else None
+    if cache and cache.restore(digest, dest):
+        log_event(LOG, "fetch_cache_hit", src=src, digest=digest)
+        return
+    fetch_package(src, dest, options["fetch_max_bytes"])
+    if digest:
+        _verify_fetched(src, dest, digest)
+    if cache:
+        try:
+            cache.store(dest, digest)
+        except OSError as error:  # a full or read-only cache must not fail a verified fetch
+            log_event(LOG, "fetch_cache_store_failed", 30, digest=digest, error=str(error))
+
+
+def _verify_fetched(src: str, dest: Path, expected_digest: str) -> None:
+    """Every fetched file against the pinned digest; the message names the source."""
+    from modelops.package.errors import ManifestError
+    from modelops.package.manifest import verify_manifest
+
+    try:
+        verify_manifest(dest, expected_digest)
+    except PackageError as error:
+        raise ManifestError(f"{src}: {error}") from error

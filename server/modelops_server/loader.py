@@ -10,7 +10,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelops.package.archive import extract_package
+from modelops.objectstore.config import is_s3_uri
+from modelops.package.archive import ExtractLimits, extract_package
 from modelops.package.errors import PackageError
 from modelops.package.metadata import ModelMetadata
 from modelops_server.errors import VerificationError
@@ -66,6 +67,12 @@ def _from_package(settings: ServerSettings) -> ModelLocation:
     return ModelLocation(dest, version)
 
 
-def fetch(src: str, dest: Path) -> Path:
-    """The init-container step: unpack a package into `dest` (the model version directory)."""
-    return extract_package(src, dest)
+def fetch(src: str, dest: Path, max_bytes: int | None = None) -> Path:
+    """The init-container step: unpack a package, or download an s3:// package or directory, into `dest`."""
+    if is_s3_uri(src):
+        from modelops.objectstore.transfer import FetchLimits, fetch_s3
+        from modelops_server.fetch_progress import log_progress
+
+        limits = FetchLimits(max_bytes=max_bytes) if max_bytes else FetchLimits()
+        return fetch_s3(src, dest, limits, progress=log_progress(src))
+    return extract_package(src, dest, ExtractLimits(max_download_bytes=max_bytes) if max_bytes else None)

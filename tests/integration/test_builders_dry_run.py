@@ -36,7 +36,9 @@ STORAGES = {
     "hostPath": {"type": "hostPath", "path": "/var/models"},
     "pvc": {"type": "pvc", "claimName": "models", "subPath": "seed"},
     "package": {"type": "package", "url": "https://models.example/{model}/{version}.tar.gz"},
-}
+    "s3-cached": {"type": "package", "url": "s3://models/{model}/{version}/", "s3": {"secretName": "creds"},
+                  "cache": True},
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("storage", sorted(STORAGES))

@@ -62,7 +62,8 @@ INVALID_MODEL_VERSIONS = [
     ("model-dashes", _spec("model", "Safety-Classifier"), "spec.model"),
     ("artifact-missing", _spec("artifact", _DELETE), "spec.artifact"),
     ("artifact-uri-missing", _spec("artifact.uri", _DELETE), "spec.artifact.uri"),
-    ("artifact-uri-s3", _spec("artifact.uri", "s3://bucket/model"), "spec.artifact.uri"),
+    ("artifact-uri-s3-bucket-only", _spec("artifact.uri", "s3://bucket"), "spec.artifact.uri"),
+    ("artifact-uri-s3-bad-bucket", _spec("artifact.uri", "s3://Bucket_1/model/"), "spec.artifact.uri"),
     ("format-pickle", _spec("artifact.format", "pickle"), "spec.artifact.format"),
     ("accuracy-above-one", _spec("metrics.accuracy", 1.5), "spec.metrics.accuracy"),
     ("negative-data-size", _spec("training.dataSize", -1), "spec.training.dataSize"),
@@ -172,6 +173,18 @@ def test_valid_objects_are_accepted_and_defaulted(kube: Kube, namespace: str) ->
         "minRequests": 20,
         "inconclusive": "Promote",
     }
+
+
+def test_s3_artifacts_and_storage_are_accepted(kube: Kube, namespace: str) -> None:
+    for version, uri in (("v1.0.0", "s3://models/safety/v1.0.0/"), ("v1.1.0", "s3://models.x/p/m.tar.gz")):
+        mv = _clean(model_version(version, namespace=namespace))
+        mv["spec"]["artifact"]["uri"] = uri
+        assert _create(kube, mv)["spec"]["artifact"]["uri"] == uri
+    md = _clean(model_deployment("v1.0.0", namespace=namespace))
+    storage = {"type": "package", "url": "s3://models/{model}/{version}/", "s3": {"secretName": "s3-creds"},
+               "cache": True}  # fmt: skip
+    md["spec"]["storage"] = storage
+    assert _create(kube, md)["spec"]["storage"] == storage
 
 
 @pytest.mark.parametrize(

@@ -161,6 +161,7 @@ def test_hostpath_pvc_and_package_storage() -> None:
         ("/srv/flat", {"type": "hostPath", "path": "/srv/flat"}),
         (f"pvc://models/seed/{MODEL}/v1.0.0", {"type": "pvc", "claimName": "models", "subPath": "seed"}),
         ("https://x/p.tar.gz", {"type": "package", "url": "https://x/p.tar.gz"}),
+        ("s3://bucket/models/v1/", {"type": "package", "url": "s3://bucket/models/v1/"}),
     ],
 )
 def test_storage_derived_from_artifact_uri(uri: str, expected: dict[str, str]) -> None:
@@ -169,7 +170,7 @@ def test_storage_derived_from_artifact_uri(uri: str, expected: dict[str, str]) -
 
 def test_underivable_storage_is_an_error() -> None:
     with pytest.raises(StorageError, match=r"artifact\.uri"):
-        resolve(None, "s3://bucket/x", MODEL, "v1.0.0")
+        resolve(None, "gs://bucket/x", MODEL, "v1.0.0")
 
 
 def test_service_shape() -> None:
@@ -191,3 +192,43 @@ def test_grpc_off_leaves_only_http() -> None:
     assert [p["name"] for p in svc["spec"]["ports"]] == ["http"]
     assert [p["name"] for p in container["ports"]] == ["http"]
     assert "--grpc-port" not in container["command"]
+
+
+def test_s3_storage_fetches_with_the_pinned_digest_and_secret_env_only() -> None:
+    storage = {"type": "package", "url": "s3://models/{model}/{version}/", "s3": {"secretName": "s3-creds"}}
+    md = model_deployment("v1.0.0", storage=storage)
+    pod = builders.build_deployment(md, model_version("v1.0.0"), SETTINGS)["spec"]["template"]["spec"]
+    init = pod["initContainers"][0]
+    assert init["command"] == [
+        "modelops-server", "fetch", f"s3://models/{MODEL}/v1.0.0/", f"/models/{MODEL}/v1.0.0",
+        "--expected-digest", DIGEST,
+    ]  # fmt: skip
+    assert init["envFrom"] == [{"secretRef": {"name": "s3-creds"}}]
+    assert "env" not in init, "credentials must come from the Secret, never literal values"
+    assert init["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_node_cache_mounts_the_digest_keyed_host_directory_into_the_fetch_only() -> None:
+    storage = {"type": "package", "url": "s3://models/{model}/{version}/", "cache": True}
+    md = model_deployment("v1.0.0", storage=storage)
+    pod = builders.build_deployment(md, model_version("v1.0.0"), SETTINGS)["spec"]["template"]["spec"]
+    init = pod["initContainers"][0]
+    assert init["command"][-4:] == ["--expected-digest", DIGEST, "--cache-dir", "/cache"]
+    assert {"name": "artifact-cache", "mountPath": "/cache"} in init["volumeMounts"]
+    cache = {"path": "/var/cache/modelops/artifacts", "type": "DirectoryOrCreate"}
+    assert {"name": "artifact-cache", "hostPath": cache} in pod["volumes"]
+    assert all(m["name"] != "artifact-cache" for m in _container(builders.build_deployment(
+        md, model_version("v1.0.0"), SETTINGS))["volumeMounts"])  # fmt: skip
+
+
+def test_s3_artifact_without_storage_derives_a_fetch_without_secret() -> None:
+    mv = model_version("v1.0.0")
+    mv["spec"]["artifact"]["uri"] = "s3://models/p/m.tar.gz"
+    md = model_deployment("v1.0.0")
+    del md["spec"]["storage"]
+    pod = builders.build_deployment(md, mv, SETTINGS)["spec"]["template"]["spec"]
+    init = pod["initContainers"][0]
+    assert init["command"][2] == "s3://models/p/m.tar.gz" and "envFrom" not in init
+    platform = Settings(default_s3_secret="platform-s3")
+    pod = builders.build_deployment(md, mv, platform)["spec"]["template"]["spec"]
+    assert pod["initContainers"][0]["envFrom"] == [{"secretRef": {"name": "platform-s3"}}]

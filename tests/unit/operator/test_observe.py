@@ -48,6 +48,25 @@ def test_crash_looping_pod_reports_restarts_and_last_exit() -> None:
     assert state.why_unready() == "last exit 1: Error"
 
 
+def test_failed_fetch_init_container_is_the_reason_with_its_restarts() -> None:
+    pod = _pod(False, {"restartCount": 0, "state": {"waiting": {"reason": "PodInitializing"}}})
+    message = '{"event": "fetch_failed"}\nerror: s3://models/x/: access denied (check the credentials)\n'
+    pod["status"]["initContainerStatuses"] = [
+        {"name": "fetch-model", "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+         "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "message": message}}},
+    ]  # fmt: skip
+    state = pod_state(None, pod, "m", Settings())  # type: ignore[arg-type]
+    assert state.restarts == 3
+    assert (
+        state.why_unready()
+        == "init container fetch-model: s3://models/x/: access denied (check the credentials)"
+    )
+    pod["status"]["initContainerStatuses"][0]["state"] = {
+        "terminated": {"exitCode": 0, "reason": "Completed"}
+    }
+    assert pod_state(None, pod, "m", Settings()).restarts == 0  # type: ignore[arg-type]
+
+
 def test_ready_pod_is_not_asked_for_a_reason() -> None:
     state = pod_state(None, _pod(True, {"state": {"running": {}}}), "m", Settings())  # type: ignore[arg-type]
     assert state.ready and state.health_reason is None

@@ -347,11 +347,11 @@ def test_deadline_exceeded_before_this_rollout_started_is_ignored() -> None:
 def test_storage_that_cannot_be_derived_is_a_permanent_spec_error() -> None:
     md = model_deployment("v1.0.0")
     del md["spec"]["storage"]
-    odd = model_version("v1.0.0", artifact={"uri": "s3://bucket/model", "sha256": "ab" * 32})
+    odd = model_version("v1.0.0", artifact={"uri": "gs://bucket/model", "sha256": "ab" * 32})
     plan = reconcile.plan(Observed(md=md, now=T0, target_mv=odd), SETTINGS)
     assert plan.deployment is None
     assert cond(plan, c.DEGRADED)["reason"] == c.REASON_INVALID_SPEC
-    assert "s3://bucket/model" in cond(plan, c.DEGRADED)["message"]
+    assert "gs://bucket/model" in cond(plan, c.DEGRADED)["message"]
 
 
 def test_a_rollout_in_flight_asks_to_be_looked_at_again_soon() -> None:
