@@ -40,6 +40,7 @@ class Plan:
     remove_annotations: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     rolled_back: bool = False
+    requeue_at: datetime | None = None
 
 
 @dataclass

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -34,6 +35,7 @@ class Runtime:
     kube: Kube
     metrics: OperatorMetrics
     locks: defaultdict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
+    timers: dict[str, tuple[datetime, threading.Timer]] = field(default_factory=dict)
 
 
 def _guarded(runtime: Runtime, key: str, work: Any) -> None:
@@ -50,14 +52,35 @@ def _guarded(runtime: Runtime, key: str, work: Any) -> None:
 
 
 def reconcile_md(runtime: Runtime, namespace: str, name: str) -> None:
-    """The one ModelDeployment reconcile, serialised per object."""
+    """The one ModelDeployment reconcile, serialised per object; requeued when its plan asks."""
+    plans: list[Any] = []
     _guarded(
         runtime,
         f"md/{namespace}/{name}",
-        lambda: controller.reconcile_model_deployment(
-            runtime.kube, runtime.settings, runtime.metrics, namespace, name
+        lambda: plans.append(
+            controller.reconcile_model_deployment(
+                runtime.kube, runtime.settings, runtime.metrics, namespace, name
+            )
         ),
     )
+    requeue_at = getattr(plans[0], "requeue_at", None) if plans else None
+    if requeue_at is not None:
+        requeue(runtime, namespace, name, requeue_at)
+
+
+def requeue(runtime: Runtime, namespace: str, name: str, at: datetime) -> None:
+    """Reconcile the object again at `at` (a promotion gate opening); replaces an earlier requeue."""
+    key = f"md/{namespace}/{name}"
+    earlier = runtime.timers.get(key)
+    if earlier is not None and earlier[0] == at and earlier[1].is_alive():
+        return
+    delay = max(0.5, (at - datetime.now(UTC)).total_seconds() + 0.5)
+    timer = threading.Timer(delay, _tolerant, (reconcile_md, runtime, namespace, name))
+    timer.daemon = True
+    if earlier is not None:
+        earlier[1].cancel()
+    runtime.timers[key] = (at, timer)
+    timer.start()
 
 
 def reconcile_mv(runtime: Runtime, namespace: str, name: str) -> None:

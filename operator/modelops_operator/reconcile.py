@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
-from modelops_operator import builders, promotion
+from modelops_operator import builders, gating, promotion
 from modelops_operator import conditions as c
 from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, timestamp
 from modelops_operator.settings import Settings
@@ -39,19 +39,21 @@ def plan(obs: Observed, settings: Settings) -> Plan:
         _guard(draft)
     elif (problem := _model_version_problem(draft)) is not None:
         _hold_for_model_version(draft, *problem)
-    else:
+    elif not gating.hold_at_gate(draft):
         _rollout(draft)
     return _finish(draft)
 
 
 _CARRIED = (
     "servingVersion",
+    "servingSince",
     "stableVersion",
     "failedVersions",
     "history",
     "rollout",
     "lastRollback",
     "analysis",
+    "promotion",
     "conditions",
 )
 
@@ -72,6 +74,8 @@ def _observe_deployment(draft: Draft) -> None:
         ready=f"{ready}/{int(spec.get('replicas', 1))}",
     )
     if dep and dep.version and dep.complete:
+        if draft.status.get("servingVersion") != dep.version or "servingSince" not in draft.status:
+            draft.status["servingSince"] = draft.now
         draft.status["servingVersion"] = dep.version
     serving = draft.status.get("servingVersion", "nothing")
     if dep and dep.replicas == 0:
