@@ -205,19 +205,19 @@ def test_registry_and_modelctl_refuse_a_closed_gate(
     with pytest.raises(PromotionBlockedError, match=r"v1\.1\.0 has not run in staging"):
         registry.deploy_model(MODEL, "v1.1.0", "production")
     assert (kube.get(custom_path(namespace, "modeldeployments", name)) or {})["spec"]["version"] == "v1.0.0"
-    _serve_in_staging(kube, namespace, "v1.1.0", datetime.now(UTC) - timedelta(seconds=60))
+    _serve_in_staging(kube, namespace, "v1.1.0", datetime.now(UTC) - timedelta(seconds=300))
     base = ["--kubeconfig", str(apiserver.kubeconfig), "-n", namespace]
     promoted = CliRunner().invoke(
         cli, [*base, "promote", MODEL, "v1.1.0", "--from", "staging", "--to", "production"]
     )
     assert promoted.exit_code == 1
-    assert "healthy in staging for 1m of the required 10m" in promoted.output
+    assert "healthy in staging for 5m of the required 10m" in promoted.output
     listed = CliRunner().invoke(cli, [*base, "checklist", MODEL, "v1.1.0", "-o", "json"])
     assert listed.exit_code == 1, listed.output
     items = {i["item"]: i for i in json.loads(listed.output)["items"]}
     assert items["deployed to staging"]["done"] is True
     assert items["staging tests passed"]["done"] is False
-    assert "1m of the required 10m" in items["staging tests passed"]["evidence"]
+    assert "5m of the required 10m" in items["staging tests passed"]["evidence"]
     assert items["deployed to production"]["done"] is False
     table = CliRunner().invoke(cli, [*base, "checklist", MODEL, "v1.1.0"])
     assert "✅" in table.output and "❌" in table.output
