@@ -23,6 +23,7 @@ from modelops_operator import builders, controller, modelversion
 from modelops_operator.kube import Kube, KubeError, custom_path, load_client
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
+from support.cluster import Poller
 from support.operator_objects import MODEL, model_deployment, model_version
 
 SETTINGS = Settings()
@@ -221,3 +222,19 @@ def test_registry_and_modelctl_refuse_a_closed_gate(
     assert items["deployed to production"]["done"] is False
     table = CliRunner().invoke(cli, [*base, "checklist", MODEL, "v1.1.0"])
     assert "✅" in table.output and "❌" in table.output
+
+
+def test_the_operator_requeues_itself_when_the_window_ends(kube: Kube, namespace: str) -> None:
+    from modelops_operator import handlers
+
+    name = _setup(kube, namespace)
+    _serve_in_staging(kube, namespace, "v1.1.0", datetime.now(UTC) - timedelta(seconds=597))
+    _set_version(kube, namespace, name, "v1.1.0")
+    runtime = handlers.Runtime(SETTINGS, kube, OperatorMetrics())  # no resync thread: only the requeue
+    handlers.reconcile_md(runtime, namespace, name)
+    md = kube.get(custom_path(namespace, "modeldeployments", name)) or {}
+    assert md["status"]["promotion"]["phase"] == "Blocked"
+    assert f"md/{namespace}/{name}" in runtime.timers
+    Poller(20, what="the requeue at opensAt rolls v1.1.0 out").until(
+        lambda: _template_version(kube, namespace, name) == "v1.1.0"
+    )
