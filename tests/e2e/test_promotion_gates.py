@@ -129,9 +129,17 @@ def test_production_waits_for_staging_then_rolls_out_by_itself(
         assert md["status"]["promotion"]["phase"] == "Open", operator.log_tail()
         assert condition_is(md, "Degraded", "False")
         wait_event(kubectl, namespace, PRODUCTION, "PromotionGatesOpen")
-        mv = kubectl.get("modelversion", "safety-classifier-v1-1-0", namespace) or {}
-        envs = {r["environment"]: r for r in mv.get("status", {}).get("environments", [])}
-        assert envs["staging"].get("availableSince") and envs["production"].get("availableSince"), envs
+        evidence = Poller(30, what="v1.1.0's evidence for staging and production").until(
+            lambda: _serving_evidence(kubectl, namespace)
+        )
+        assert evidence["staging"]["availableSince"] <= evidence["production"]["availableSince"]
+
+
+def _serving_evidence(kubectl: Kubectl, namespace: str) -> dict[str, Any] | None:
+    mv = kubectl.get("modelversion", "safety-classifier-v1-1-0", namespace) or {}
+    envs = {r["environment"]: r for r in mv.get("status", {}).get("environments", [])}
+    serving = all(envs.get(env, {}).get("availableSince") for env in ("staging", "production"))
+    return envs if serving else None
 
 
 def _json(value: Any) -> str:
