@@ -108,8 +108,10 @@ def _staging_passed(
 ) -> Item:
     name = "staging tests passed"
     if production is not None and (production.get("spec") or {}).get("promotion") is not None:
+        if not gates.needs_gate(production, version, mv):
+            return Item(name, True, f"{version} is or was stable in production: its gates were passed")
         result = gates.check_objects(production, version, mv, now)
-        if result.open or not gates.needs_gate(production, version, mv):
+        if result.open:
             return Item(name, True, f"production's promotion gates: {result.message}")
         return Item(name, False, f"production's promotion gates: {result.message}")
     if ev is not None and ev.failed_last:
@@ -130,7 +132,9 @@ def _healthy(version: str, production: Mapping[str, Any] | None) -> Item:
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     available = (conditions.get("Available") or {}).get("status") == "True"
     degraded = conditions.get("Degraded") or {}
-    if not available or degraded.get("status") == "True":
+    # A blocked newer version (PromotionBlocked) does not make the serving one unhealthy.
+    broken = degraded.get("status") == "True" and degraded.get("reason") != "PromotionBlocked"
+    if not available or broken:
         why = degraded.get("message") or (conditions.get("Available") or {}).get("message", "")
         return Item(name, False, f"production is not healthy: {why}")
     return Item(

@@ -111,3 +111,25 @@ def test_unhealthy_production_and_no_rollback_target() -> None:
     assert items["health checks passing"].evidence == "production is not healthy: v1.1.0 failed"
     assert not items["rollback plan ready"].done
     assert not items["monitoring configured"].done
+
+
+def test_stable_version_passed_its_gates_and_a_blocked_successor_does_not_make_it_unhealthy() -> None:
+    blocked = {"type": "Degraded", "status": "True", "reason": "PromotionBlocked", "message": "v1.2.0 ..."}
+    mv = _mv(environments=[{"environment": "production", "availableSince": "2026-01-01T11:00:00Z"}])
+    production = model_deployment(
+        "v1.2.0",
+        status={
+            "servingVersion": "v1.1.0",
+            "stableVersion": "v1.1.0",
+            "ready": "2/2",
+            "conditions": [AVAILABLE, blocked],
+        },
+        promotion={"requires": [{"environment": "staging", "healthyForSeconds": 600}]},
+    )
+    items = _items(mv, production)
+    assert items["staging tests passed"].done
+    assert (
+        items["staging tests passed"].evidence
+        == "v1.1.0 is or was stable in production: its gates were passed"
+    )
+    assert items["health checks passing"].done
