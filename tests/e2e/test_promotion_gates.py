@@ -1,6 +1,7 @@
 """Promotion gates with real server pods on localkube: v1.1.0 applied to production before it ran in
 staging is blocked (v1.0.0 keeps serving); once v1.1.0 has been healthy in staging for the (test-sized)
-window, production rolls it out by itself.
+window, production rolls it out by itself. Then v1.2.0, whose recall is below `minMetrics`, is blocked
+with the figure until the break-glass annotation lets it through and leaves a Warning Event.
 
 Figure printed (run with `-s`): staging's v1.1.0 Available → production starts rolling it out.
 """
@@ -34,7 +35,7 @@ WINDOW_S = 15
 @pytest.fixture
 def models(namespace: str) -> Iterator[tuple[Path, dict[str, Path]]]:
     root = model_root(namespace)
-    dirs = model_versions(root, MODEL, ["v1.0.0", "v1.1.0"])
+    dirs = model_versions(root, MODEL, ["v1.0.0", "v1.1.0", "v1.2.0"])
     readable_by_all(root)
     yield root, dirs
     shutil.rmtree(root, ignore_errors=True)
@@ -70,9 +71,10 @@ def _wait_stable(
     return result
 
 
-def _blocked(kubectl: Kubectl, namespace: str) -> dict[str, Any] | None:
+def _blocked(kubectl: Kubectl, namespace: str, version: str = "v1.1.0") -> dict[str, Any] | None:
     md = _get(kubectl, namespace, PRODUCTION)
-    return md if condition_is(md, "Degraded", "True", "PromotionBlocked") else None
+    blocked = condition_is(md, "Degraded", "True", "PromotionBlocked")
+    return md if blocked and md["status"]["promotion"]["version"] == version else None
 
 
 def _template_version(kubectl: Kubectl, namespace: str, name: str) -> str | None:
@@ -93,7 +95,9 @@ def test_production_waits_for_staging_then_rolls_out_by_itself(
     kubectl: Kubectl = cluster.client
     image = str(load_image("server"))
     root, dirs = models
-    kubectl.apply(*(model_version_object(namespace, MODEL, v, d) for v, d in dirs.items()))
+    objects = {v: model_version_object(namespace, MODEL, v, d) for v, d in dirs.items()}
+    objects["v1.2.0"]["spec"]["metrics"] = {"recall": 0.5}
+    kubectl.apply(*objects.values())
     with running_operator(cluster.kubeconfig, namespace, tmp_path) as operator:
         kubectl.apply(_md(namespace, "production", "v1.0.0", root, image))
         _wait_stable(kubectl, namespace, PRODUCTION, "v1.0.0")
@@ -135,6 +139,26 @@ def test_production_waits_for_staging_then_rolls_out_by_itself(
         # The operator's own timestamps: the rollout started only once the window had passed.
         opened = _time(md["status"]["rollout"]["startedAt"]) - _time(evidence["staging"]["availableSince"])
         assert opened.total_seconds() >= WINDOW_S, (opened, evidence, md["status"]["rollout"])
+        _override_low_recall(kubectl, namespace)
+
+
+def _override_low_recall(kubectl: Kubectl, namespace: str) -> None:
+    """v1.2.0's recall is below minMetrics: blocked with the figure; the override lets it through."""
+    patch = {"spec": {"version": "v1.2.0", "promotion": {"requires": [], "minMetrics": {"recall": 0.9}}}}
+    kubectl.run("patch", "modeldeployment", PRODUCTION, "-n", namespace, "--type=merge", "-p", _json(patch))
+    blocked = Poller(30, what="v1.2.0 blocked by minMetrics").until(
+        lambda: _blocked(kubectl, namespace, "v1.2.0")
+    )
+    message = (condition(blocked, "Degraded") or {}).get("message")
+    assert message == "v1.2.0 recall 0.5 is below the minimum 0.9; v1.1.0 keeps serving"
+    kubectl.run(
+        "annotate", "modeldeployment", PRODUCTION, "-n", namespace,
+        "modelops.io/override-gates=v1.2.0", "modelops.io/override-reason=e2e break-glass",
+    )  # fmt: skip
+    warning = wait_event(kubectl, namespace, PRODUCTION, "PromotionGatesOverridden")
+    assert warning["type"] == "Warning" and "recall 0.5 is below the minimum 0.9" in warning["message"]
+    md = _wait_stable(kubectl, namespace, PRODUCTION, "v1.2.0")
+    assert md["status"]["promotion"]["override"]["reason"] == "e2e break-glass"
 
 
 def _serving_evidence(kubectl: Kubectl, namespace: str) -> dict[str, Any] | None:
