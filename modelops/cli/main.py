@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from modelops.cli import artifact_commands, cluster_commands, push_command, registry_commands
+from modelops.cli import artifact_commands, cluster_commands, gate_commands, push_command, registry_commands
 from modelops.cli.context import CliContext, ModelctlGroup
 from modelops.cli.output import FORMATS
 
@@ -59,6 +59,8 @@ for command in (
     registry_commands.deployed,
     cluster_commands.status,
     cluster_commands.health,
+    gate_commands.checklist_command,
+    gate_commands.promote,
     artifact_commands.export_command,
     artifact_commands.package,
     artifact_commands.sign,

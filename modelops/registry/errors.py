@@ -35,3 +35,15 @@ class NoRollbackTargetError(RegistryError):
 
 class BackendError(RegistryError):
     """The storage behind the registry failed (file lock timeout, API server error, missing CRDs)."""
+
+
+class PromotionBlockedError(RegistryError):
+    """The environment's promotion gates (`spec.promotion`) do not let this version in yet.
+
+    The message says what is missing, in the operator's words ("v1.2.0 has been healthy in staging
+    for 4m of the required 10m"); `opens_at` is when it opens by waiting alone, if it does.
+    """
+
+    def __init__(self, message: str, opens_at: object = None) -> None:
+        super().__init__(message)
+        self.opens_at = opens_at

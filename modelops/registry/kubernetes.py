@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,8 +18,9 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from modelops import gates
 from modelops.names import deployment_name, model_version_name, type_to_dns, version_to_dns
-from modelops.registry.errors import BackendError, VersionConflictError
+from modelops.registry.errors import BackendError, PromotionBlockedError, VersionConflictError
 from modelops.registry.records import Artifact, DeploymentRecord, VersionRecord, utc_now
 
 GROUP, API_VERSION = "modelops.io", "v1alpha1"
@@ -312,7 +314,10 @@ class KubernetesBackend:
     def set_deployment(self, model_type: str, environment: str, version: str) -> DeploymentRecord:
         """Create the ModelDeployment, or merge-patch spec.version when it exists."""
         name = deployment_name(model_type, environment)
-        if self._get(DEPLOYMENTS, name) is None:
+        existing = self._get(DEPLOYMENTS, name)
+        if existing is not None:
+            self.check_gates(existing, model_type, version)
+        if existing is None:
             try:
                 obj = self._call(
                     self.api.create_namespaced_custom_object,
@@ -328,6 +333,27 @@ class KubernetesBackend:
                 if error.status != 409:  # 409: created concurrently; patch it below
                     raise _api_error(f"deploying {model_type} {version} to {environment}", error) from error
         return self._patch_version(name, version)
+
+    def check_gates(self, md: dict[str, Any], model_type: str, version: str) -> None:
+        """PromotionBlockedError when `md`'s promotion gates keep `version` out (as the operator would)."""
+        mv = self.raw_version(model_type, version)
+        if not gates.needs_gate(md, version, mv) or gates.override_reason(md, version):
+            return
+        result = gates.check_objects(md, version, mv, datetime.now(UTC))
+        if not result.open:
+            environment = md["spec"]["environment"]
+            raise PromotionBlockedError(
+                f"{model_type} {version} may not be deployed to {environment} yet: {result.message}",
+                result.opens_at,
+            )
+
+    def raw_version(self, model_type: str, version: str) -> dict[str, Any] | None:
+        """The ModelVersion object itself (status included), or None."""
+        return self._get(VERSIONS, model_version_name(model_type, version))
+
+    def raw_deployments(self, model_type: str) -> list[dict[str, Any]]:
+        """The ModelDeployment objects of one model type (status included)."""
+        return [item for item in self._list(DEPLOYMENTS) if item.get("spec", {}).get("model") == model_type]
 
     def _patch_version(self, name: str, version: str) -> DeploymentRecord:
         patch = {

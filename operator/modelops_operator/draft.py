@@ -41,6 +41,7 @@ class Plan:
     events: list[Event] = field(default_factory=list)
     rolled_back: bool = False
     requeue_after: float | None = None  # seconds until this object must be looked at again
+    requeue_at: datetime | None = None  # a moment the plan must be looked at again (a gate opens)
 
 
 @dataclass

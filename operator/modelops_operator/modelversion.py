@@ -12,6 +12,7 @@ from typing import Any
 from modelops.versions import InvalidVersionError, canonical
 from modelops_operator import conditions as c
 from modelops_operator.draft import timestamp
+from modelops_operator.evidence import plan_environments
 from modelops_operator.kube import Kube, custom_path
 
 ENVIRONMENT_PRIORITY = ("production", "staging")
@@ -57,7 +58,7 @@ def plan_status(mv: dict[str, Any], deployments: list[dict[str, Any]], now: date
         generation=generation,
         now=timestamp(now),
     )
-    return {
+    status: dict[str, Any] = {
         "observedGeneration": generation,
         "phase": phase,
         "seedStatus": _seed_status(environments),
@@ -66,6 +67,9 @@ def plan_status(mv: dict[str, Any], deployments: list[dict[str, Any]], now: date
         "deployments": entries,
         "conditions": c.set_condition(old, ready),
     }
+    if environments_evidence := plan_environments(mv, deployments, now):
+        status["environments"] = environments_evidence
+    return status
 
 
 def _seed_status(environments: list[str]) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
-from modelops_operator import builders, promotion
+from modelops_operator import builders, gating, promotion
 from modelops_operator import conditions as c
 from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, timestamp
 from modelops_operator.settings import Settings
@@ -40,13 +40,14 @@ def plan(obs: Observed, settings: Settings) -> Plan:
         _guard(draft)
     elif (problem := _model_version_problem(draft)) is not None:
         _hold_for_model_version(draft, *problem)
-    else:
+    elif not gating.hold_at_gate(draft):
         _rollout(draft)
     return _finish(draft)
 
 
 _CARRIED = (
     "servingVersion",
+    "servingSince",
     "stableVersion",
     "failedVersions",
     "history",
@@ -54,6 +55,7 @@ _CARRIED = (
     "lastRollback",
     "pendingRevert",
     "analysis",
+    "promotion",
     "conditions",
 )
 
@@ -74,6 +76,8 @@ def _observe_deployment(draft: Draft) -> None:
         ready=f"{ready}/{int(spec.get('replicas', 1))}",
     )
     if dep and dep.version and dep.complete:
+        if draft.status.get("servingVersion") != dep.version or "servingSince" not in draft.status:
+            draft.status["servingSince"] = draft.now
         draft.status["servingVersion"] = dep.version
     serving = draft.status.get("servingVersion", "nothing")
     if dep and dep.replicas == 0:
@@ -405,13 +409,13 @@ def _finish(draft: Draft) -> Plan:
 
 
 def _requeue_after(draft: Draft) -> float | None:
-    """While a rollout or its analysis is in flight, time matters (deadlines, samples): look again soon.
-
-    Otherwise nothing changes without a watch event, so no requeue at all.
-    """
-    if not draft.progressing[0]:
-        return None
-    return draft.settings.requeue_seconds
+    """While a rollout or its analysis is in flight, time matters (deadlines, samples): look again soon;
+    when a promotion gate opens at a known time, look again then. Otherwise nothing changes without a
+    watch event, so no requeue at all."""
+    gate = draft.plan.requeue_at  # a promotion gate opening: exactly then, no polling before
+    until_gate = None if gate is None else max(0.5, (gate - draft.obs.now).total_seconds() + 0.5)
+    in_flight = draft.settings.requeue_seconds if draft.progressing[0] else None
+    return min((d for d in (until_gate, in_flight) if d is not None), default=None)
 
 
 def _phase(draft: Draft) -> str:

@@ -13,6 +13,7 @@ and reconciling again for each of them would double the work for nothing.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Mapping
@@ -34,10 +35,12 @@ def _canonical(version: Any) -> str | None:
 
 
 def _intent(body: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What a user (not the operator's status write) changes: spec generation, annotations, phase."""
-    meta = body.get("metadata") or {}
+    """What others' reconciles read: spec generation, annotations, validity, and a ModelVersion's
+    promotion evidence (`status.environments`, which the gates of other environments judge)."""
+    meta, status = body.get("metadata") or {}, body.get("status") or {}
     annotations = tuple(sorted((meta.get("annotations") or {}).items()))
-    return meta.get("generation"), annotations, (body.get("status") or {}).get("phase") == "Invalid"
+    evidence = json.dumps(status.get("environments"), sort_keys=True)
+    return meta.get("generation"), annotations, status.get("phase") == "Invalid", evidence
 
 
 def deployment_versions(body: Mapping[str, Any]) -> frozenset[str]:

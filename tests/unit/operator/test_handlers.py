@@ -112,6 +112,9 @@ def test_the_operators_own_status_writes_do_not_queue_the_object_again() -> None
     version["status"] = {"phase": "Deployed"}
     handlers.on_model_version(rt, "MODIFIED", version)
     assert drain(rt) == set(), "a ModelVersion status write concerns nobody"
+    version["status"] = {"phase": "Deployed", "environments": [{"environment": "staging"}]}
+    handlers.on_model_version(rt, "MODIFIED", version)
+    assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0"), (MD, "ns", "prod")}, "gate evidence"
     version["status"] = {"phase": "Invalid"}
     handlers.on_model_version(rt, "MODIFIED", version)
     assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0"), (MD, "ns", "prod")}
