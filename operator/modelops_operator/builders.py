@@ -24,6 +24,15 @@ VERSION_LABEL = f"{GROUP}/version"
 AUTH_DIR = "/var/run/modelops/auth"
 KEY_DIR = "/var/run/modelops/signing"
 PROBE_PERIOD_SECONDS = 2
+SERVER_UID = 10001  # the server image's USER (server/Dockerfile)
+# Pod Security Standards "restricted": non-root with a fixed uid, RuntimeDefault seccomp.
+POD_SECURITY_CONTEXT: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": SERVER_UID,
+    "runAsGroup": SERVER_UID,
+    "fsGroup": SERVER_UID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
 
 def health_path(model: str) -> str:
@@ -123,7 +132,8 @@ def _pod_template(md: dict[str, Any], mv: dict[str, Any], version: str, settings
         "volumes": [*pieces.volumes, *(v for _, v in secrets), {"name": "tmp", "emptyDir": {}}],
         "terminationGracePeriodSeconds": 15,
         "enableServiceLinks": False,
-        "securityContext": {"runAsNonRoot": False, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": POD_SECURITY_CONTEXT,
+        "automountServiceAccountToken": False,
     }
     if pieces.init_containers:
         pod_spec["initContainers"] = pieces.init_containers
@@ -168,11 +178,7 @@ def _server_container(
         "startupProbe": _probe(
             "/v2/health/live", PROBE_PERIOD_SECONDS, max(1, math.ceil(startup / PROBE_PERIOD_SECONDS))
         ),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": storage_mod.CONTAINER_SECURITY_CONTEXT,
     }
 
 

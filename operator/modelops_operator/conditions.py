@@ -36,6 +36,7 @@ REASON_ROLLED_BACK = "RolledBack"
 REASON_FAILED_VERSION_REQUESTED = "FailedVersionRequested"
 REASON_ROLLBACK_HELD = "RollbackHeld"
 REASON_ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"
+REASON_POLICY_VIOLATION = "PolicyViolation"
 # Failure causes recorded in status.failedVersions[].cause
 CAUSE_PROGRESS_DEADLINE = "ProgressDeadlineExceeded"
 CAUSE_READINESS_TIMEOUT = "ReadinessTimeout"

@@ -14,6 +14,18 @@ from typing import Any
 
 MODELS_MOUNT = "/models"
 VOLUME_NAME = "models"
+PACKAGE_SIZE_LIMIT = "2Gi"
+# Every container of a server pod, the fetch-model init container too (restricted profile).
+CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+# The init container streams and unpacks one package: bounded memory, a small CPU request.
+FETCH_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "50m", "memory": "64Mi"},
+    "limits": {"memory": "256Mi"},
+}
 
 
 class StorageError(ValueError):
@@ -80,7 +92,12 @@ def _package_storage(
         "image": image,
         "imagePullPolicy": pull,
         "command": ["modelops-server", "fetch", source, f"{MODELS_MOUNT}/{model}/{version}"],
+        # Read-only root filesystem: the download and staging dir live in the emptyDir itself (the
+        # final move is then a rename), and are gone when the fetch ends.
+        "env": [{"name": "TMPDIR", "value": MODELS_MOUNT}],
         "volumeMounts": [{"name": VOLUME_NAME, "mountPath": MODELS_MOUNT}],
+        "resources": FETCH_RESOURCES,
+        "securityContext": CONTAINER_SECURITY_CONTEXT,
     }
-    volume = {"name": VOLUME_NAME, "emptyDir": {"sizeLimit": "2Gi"}}
+    volume = {"name": VOLUME_NAME, "emptyDir": {"sizeLimit": PACKAGE_SIZE_LIMIT}}
     return PodStorage([volume], [mount], [fetch])

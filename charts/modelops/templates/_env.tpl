@@ -21,4 +21,6 @@ rejects unknown ones at start-up; tests/unit/test_chart.py feeds this list to th
   value: {{ $srv.startupSeconds | quote }}
 - name: MODELOPS_OPERATOR_RESOURCES
   value: {{ $srv.resources | toJson | quote }}
+- name: MODELOPS_OPERATOR_POLICY
+  value: {{ .Values.policy | toJson | quote }}
 {{- end }}

@@ -127,7 +127,7 @@ def test_server_options_secrets_and_signature() -> None:
 def test_hostpath_pvc_and_package_storage() -> None:
     host = builders.build_deployment(model_deployment("v1.0.0"), model_version("v1.0.0"), SETTINGS)
     pod = host["spec"]["template"]["spec"]
-    assert {"name": "models", "hostPath": {"path": "/var/models", "type": "Directory"}} in pod["volumes"]
+    assert {"name": "models", "hostPath": {"path": "/app/models", "type": "Directory"}} in pod["volumes"]
     assert {"name": "models", "mountPath": "/models", "readOnly": True} in _container(host)["volumeMounts"]
     assert "initContainers" not in pod
 

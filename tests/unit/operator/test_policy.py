@@ -1,0 +1,111 @@
+"""The platform policy: parsing, each rule, the hostile-spec table, and a refused spec creating nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modelops_operator import conditions as c
+from modelops_operator import policy, reconcile
+from modelops_operator.policy import Policy, PolicyError
+from modelops_operator.settings import Settings, SettingsError, from_env
+from modelops_operator.state import Observed
+from support.hostile_specs import POLICY, TABLE, Hostile, model_deployment_for, model_version_for
+from support.operator_objects import T0
+
+STRICT = Policy.from_mapping(POLICY)
+DEFAULT_IMAGE = "localhost/modelops-server:dev"
+
+
+@pytest.mark.parametrize("row", TABLE, ids=[r.name for r in TABLE])
+def test_every_hostile_spec_is_refused_naming_its_field(row: Hostile) -> None:
+    index = TABLE.index(row)
+    md, mv = model_deployment_for(row, index, "team-a"), model_version_for(row, index, "team-a")
+    found = policy.check(md, mv, STRICT, DEFAULT_IMAGE)
+    assert found is not None, row
+    assert row.field in found.field, found
+    assert "allowed" in found.message and row.field in found.message
+
+
+def test_the_table_has_at_least_25_rows_and_the_clean_objects_pass() -> None:
+    assert len(TABLE) >= 25
+    clean = Hostile("clean", "md", {}, "")
+    md, mv = model_deployment_for(clean, 0, "team-a"), model_version_for(clean, 0, "team-a")
+    assert policy.check(md, mv, STRICT, DEFAULT_IMAGE) is None
+
+
+def test_defaults_allow_only_the_models_dir_https_and_the_default_image() -> None:
+    default = Policy()
+    assert policy.host_path_allowed("/app/models", default.host_paths)
+    assert policy.host_path_allowed("/app/models/safety_classifier", default.host_paths)
+    assert not policy.host_path_allowed("/app/models2", default.host_paths)
+    assert not policy.host_path_allowed("relative/models", default.host_paths)
+    store = {"type": "package", "url": "http://x/m.tar.gz"}
+    assert policy.storage_violation(store, default, "spec.storage") is not None
+    assert policy.storage_violation({**store, "url": "https://x/m.tar.gz"}, default, "spec.storage") is None
+    assert policy.storage_violation({"type": "pvc", "claimName": "m"}, default, "spec.storage") is None
+    md = model_deployment_for(Hostile("img", "md", {"server": {"image": "other:1"}}, ""), 1, "ns")
+    found = policy.check(md, None, default, DEFAULT_IMAGE)
+    assert found is not None and found.allowed == DEFAULT_IMAGE
+
+
+@pytest.mark.parametrize(
+    ("image", "allowed"),
+    [
+        ("registry.example.com/modelops-server:v2", True),
+        ("registry.example.com/modelops-server@sha256:" + "a" * 64, False),
+        ("registry.example.com/modelops-server", False),
+    ],
+)
+def test_image_prefixes_end_in_a_separator(image: str, allowed: bool) -> None:
+    assert policy.image_allowed(image, STRICT.images) is allowed
+
+
+def test_signature_can_be_required_per_namespace() -> None:
+    only_b = Policy(require_signature_namespaces=("team-b",))
+    unsigned = Hostile("u", "mv", {}, "", {"signature": None})
+    for namespace, refused in (("team-a", False), ("team-b", True)):
+        md = model_deployment_for(unsigned, 1, namespace)
+        found = policy.check(md, model_version_for(unsigned, 1, namespace), only_b, DEFAULT_IMAGE)
+        assert (found is not None) is refused
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ({"hostPath": ["/x"]}, "unknown policy keys"),
+        ({"hostPaths": "/x"}, "policy.hostPaths"),
+        ({"hostPaths": ["x"]}, "absolute"),
+        ({"hostPaths": ["/a/../b"]}, "absolute"),
+        ({"allowPVC": "yes"}, "policy.allowPVC"),
+    ],
+)
+def test_bad_policy_settings_are_refused_at_start_up(raw: dict[str, object], words: str) -> None:
+    with pytest.raises(PolicyError, match=words.replace(".", r"\.")):
+        Policy.from_mapping(raw)
+    with pytest.raises(SettingsError, match="MODELOPS_OPERATOR_POLICY"):
+        from_env({"MODELOPS_OPERATOR_POLICY": json.dumps(raw)})
+
+
+def test_policy_round_trips_through_the_environment() -> None:
+    settings = from_env({"MODELOPS_OPERATOR_POLICY": json.dumps(POLICY)})
+    assert settings.platform_policy == STRICT
+    assert STRICT.as_mapping() == {**Policy().as_mapping(), **POLICY}
+
+
+def test_a_refused_spec_plans_nothing_and_reports_policy_violation() -> None:
+    row = next(r for r in TABLE if r.name == "hostPath /var/lib/kubelet")
+    md, mv = model_deployment_for(row, 1, "team-a"), model_version_for(row, 1, "team-a")
+    md["metadata"].update(uid="u-1", generation=1)
+    settings = Settings(policy=POLICY)
+    plan = reconcile.plan(Observed(md=md, now=T0, target_mv=mv, stable_mv=None, deployment=None), settings)
+    assert (plan.deployment, plan.service, plan.spec_patch) == (None, None, None)
+    degraded = c.find(plan.status["conditions"], c.DEGRADED)
+    assert degraded is not None and (degraded["status"], degraded["reason"]) == ("True", "PolicyViolation")
+    assert (
+        "spec.storage.path: '/var/lib/kubelet'" in degraded["message"]
+        and "/app/models" in degraded["message"]
+    )
+    assert [e.reason for e in plan.events] == ["PolicyViolation"]
+    assert plan.status["phase"] == "Degraded"
