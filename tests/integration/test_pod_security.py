@@ -19,6 +19,7 @@ import pytest
 from modelops_operator import builders
 from modelops_operator.kube import Kube, KubeError, load_client
 from modelops_operator.settings import Settings
+from support.cluster import Poller
 from support.operator_objects import DIGEST, model_deployment, model_version
 
 SETTINGS = Settings()
@@ -35,6 +36,10 @@ def restricted(apiserver: Any) -> Iterator[tuple[Kube, str]]:
         "pod-security.kubernetes.io/enforce-version": "latest",
     }
     kube.request("POST", "/api/v1/namespaces", {"metadata": {"name": name, "labels": labels}})
+    # Pods need the namespace's default ServiceAccount, which the controller-manager creates.
+    Poller(30, what=f"ServiceAccount {name}/default").until(
+        lambda: kube.get(f"/api/v1/namespaces/{name}/serviceaccounts/default")
+    )
     yield kube, name
     kube.request("DELETE", f"/api/v1/namespaces/{name}")
 

@@ -76,7 +76,11 @@ TABLE: list[Hostile] = [
     _md(
         "http package under https-only", "spec.storage.url", **_package("http://models.example.com/m.tar.gz")
     ),
-    _md("file:///etc/shadow package", "spec.storage.url", **_package("file:///etc/shadow")),
+    _md(
+        "package host suffix trick",
+        "spec.storage.url",
+        **_package("https://models.example.com.evil.net/m.tar.gz"),
+    ),
     _md("package path in the image", "spec.storage.url", **_package("/etc/passwd")),
     _md("package from a foreign host", "spec.storage.url", **_package("https://evil.example.net/m.tar.gz")),
     _md(
