@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 import pytest
+import yaml
 
 from modelops_operator import conditions as c
 from modelops_operator import policy, reconcile
@@ -13,6 +16,7 @@ from modelops_operator.settings import Settings, SettingsError, from_env
 from modelops_operator.state import Observed
 from support.hostile_specs import POLICY, TABLE, Hostile, model_deployment_for, model_version_for
 from support.operator_objects import T0
+from support.tools import CHART_DIR, helm_path, run_tool
 
 STRICT = Policy.from_mapping(POLICY)
 DEFAULT_IMAGE = "localhost/modelops-server:dev"
@@ -109,3 +113,34 @@ def test_a_refused_spec_plans_nothing_and_reports_policy_violation() -> None:
     )
     assert [e.reason for e in plan.events] == ["PolicyViolation"]
     assert plan.status["phase"] == "Degraded"
+
+
+def _render_chart(*sets: str) -> list[dict[str, Any]]:
+    args: list[Any] = [helm_path(), "template", "mo", CHART_DIR]
+    for item in sets:
+        args += ["--set", item]
+    return [d for d in yaml.safe_load_all(run_tool(args).stdout) if d]
+
+
+def test_chart_default_policy_is_the_operator_default_with_the_chart_image() -> None:
+    docs = _render_chart()
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    settings = from_env({k: v for k, v in env.items() if k.startswith("MODELOPS_OPERATOR_")})
+    assert settings.platform_policy == Policy()
+    policies = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"]
+    (md_policy,) = [d for d in policies if d["metadata"]["name"] == "mo-modelops-modeldeployments"]
+    variables = {v["name"]: v["expression"] for v in md_policy["spec"]["variables"]}
+    assert json.loads(variables["images"]) == [settings.default_server_image]
+    protected = set(re.findall(r"'(MODELOPS_SERVER_\w+)'", variables["protectedEnv"]))
+    assert protected == policy.PROTECTED_ENV
+
+
+def test_admission_binds_to_the_watched_namespaces() -> None:
+    docs = _render_chart("operator.watchNamespaces={team-a,team-b}")
+    bindings = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
+    assert len(bindings) == 2
+    for binding in bindings:
+        (expression,) = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+        assert expression["values"] == ["team-a", "team-b"]
+    assert not [d for d in _render_chart("admissionPolicy.enabled=false") if "Admission" in d["kind"]]
