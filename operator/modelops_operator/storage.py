@@ -12,9 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from modelops.package.archive import ExtractLimits
+
 MODELS_MOUNT = "/models"
 VOLUME_NAME = "models"
-PACKAGE_SIZE_LIMIT = "2Gi"
+# The emptyDir holds the downloaded package and its unpacked files at once (TMPDIR is the emptyDir), so
+# its size limit is the extractor's download limit plus its content limit: the extractor refuses a big
+# package with a clear reason before the kubelet would evict the pod for the volume's size.
+_EXTRACT = ExtractLimits()
+PACKAGE_SIZE_LIMIT = f"{(_EXTRACT.max_download_bytes + _EXTRACT.max_total_bytes) >> 20}Mi"
 # Every container of a server pod, the fetch-model init container too (restricted profile).
 CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
     "allowPrivilegeEscalation": False,
