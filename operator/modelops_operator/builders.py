@@ -170,7 +170,7 @@ def _server_container(
             "--port",
             str(settings.server_port),
         ],
-        "env": _server_env(server, mv),
+        "env": _server_env(server, mv, settings.platform_policy.trusted_key_fingerprints),
         "ports": [{"name": "http", "containerPort": settings.server_port, "protocol": "TCP"}],
         "resources": server.get("resources") or settings.resources,
         "readinessProbe": _probe(health_path(model), PROBE_PERIOD_SECONDS, 1),
@@ -192,7 +192,7 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def _server_env(server: dict[str, Any], mv: dict[str, Any]) -> list[dict[str, str]]:
+def _server_env(server: dict[str, Any], mv: dict[str, Any], trusted: tuple[str, ...]) -> list[dict[str, str]]:
     env = [{"name": "MODELOPS_SERVER_EXPECTED_DIGEST", "value": mv["spec"]["artifact"]["sha256"]}]
     batching = server.get("batching", {})
     optional = {
@@ -209,6 +209,8 @@ def _server_env(server: dict[str, Any], mv: dict[str, Any]) -> list[dict[str, st
         key = signature.get("publicKeyKey", "public.pem")
         env.append({"name": "MODELOPS_SERVER_PUBLIC_KEY", "value": f"{KEY_DIR}/{key}"})
         env.append({"name": "MODELOPS_SERVER_REQUIRE_SIGNATURE", "value": "true"})
+        if trusted:
+            env.append({"name": "MODELOPS_SERVER_TRUSTED_KEYS", "value": ",".join(trusted)})
     defined = {e["name"] for e in env}
     env += [
         {"name": e["name"], "value": e.get("value", "")}

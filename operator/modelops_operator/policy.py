@@ -27,6 +27,7 @@ PROTECTED_ENV = frozenset(
         "EXPECTED_DIGEST",
         "PUBLIC_KEY",
         "REQUIRE_SIGNATURE",
+        "TRUSTED_KEYS",
         "AUTH_TOKEN_FILE",
         "PACKAGE",
         "MODELS_DIR",
@@ -47,6 +48,7 @@ _KEYS = {
     "requireSignature": "require_signature",
     "requireSignatureNamespaces": "require_signature_namespaces",
     "trustedKeySecrets": "trusted_key_secrets",
+    "trustedKeyFingerprints": "trusted_key_fingerprints",
     "prometheusURLs": "prometheus_urls",
 }
 
@@ -58,7 +60,9 @@ class PolicyError(ValueError):
 @dataclass(frozen=True)
 class Policy:
     """What the platform team allows. Empty `images` means only the default server image; empty
-    `package_hosts` any host of an allowed scheme; empty `trusted_key_secrets` any key Secret."""
+    `package_hosts` any host of an allowed scheme; empty `trusted_key_secrets` any key Secret. The
+    server refuses a public key whose fingerprint is not in a non-empty `trusted_key_fingerprints`
+    (the Secret's content is the namespace's; its fingerprint is the platform's)."""
 
     host_paths: tuple[str, ...] = (DEFAULT_MODELS_DIR,)
     allow_pvc: bool = True
@@ -68,6 +72,7 @@ class Policy:
     require_signature: bool = False
     require_signature_namespaces: tuple[str, ...] = ()
     trusted_key_secrets: tuple[str, ...] = ()
+    trusted_key_fingerprints: tuple[str, ...] = ()
     prometheus_urls: tuple[str, ...] = ()
 
     @classmethod
@@ -91,6 +96,11 @@ class Policy:
         for path in values.get("host_paths", ()):
             if not path.startswith("/") or ".." in path.split("/"):
                 raise PolicyError(f"policy.hostPaths: {path!r} must be an absolute path without '..'")
+        for fingerprint in values.get("trusted_key_fingerprints", ()):
+            if len(fingerprint) != 64 or not set(fingerprint) <= set("0123456789abcdef"):
+                raise PolicyError(
+                    f"policy.trustedKeyFingerprints: {fingerprint!r} is not a lowercase sha256 hex"
+                )
         return cls(**values)
 
     def as_mapping(self) -> dict[str, Any]:

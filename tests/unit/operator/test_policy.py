@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from modelops_operator import builders, policy, reconcile
 from modelops_operator import conditions as c
-from modelops_operator import policy, reconcile
 from modelops_operator.policy import Policy, PolicyError
 from modelops_operator.settings import Settings, SettingsError, from_env
 from modelops_operator.state import Observed
@@ -144,3 +144,18 @@ def test_admission_binds_to_the_watched_namespaces() -> None:
         (expression,) = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
         assert expression["values"] == ["team-a", "team-b"]
     assert not [d for d in _render_chart("admissionPolicy.enabled=false") if "Admission" in d["kind"]]
+
+
+def test_trusted_fingerprints_reach_the_server_of_signed_models_only() -> None:
+    fingerprint = "ab" * 32
+    settings = Settings(policy={"trustedKeyFingerprints": [fingerprint]})
+    clean = Hostile("clean", "md", {}, "")
+    md, mv = model_deployment_for(clean, 1, "team-a"), model_version_for(clean, 1, "team-a")
+    md["metadata"].update(uid="u-1")
+    env = builders.build_deployment(md, mv, settings)["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "MODELOPS_SERVER_TRUSTED_KEYS", "value": fingerprint} in env
+    del mv["spec"]["artifact"]["signature"]
+    env = builders.build_deployment(md, mv, settings)["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "MODELOPS_SERVER_TRUSTED_KEYS" not in {e["name"] for e in env}
+    with pytest.raises(PolicyError, match="sha256"):
+        Policy.from_mapping({"trustedKeyFingerprints": ["ABC"]})
