@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from modelops_operator import builders, policy, reconcile
+from modelops_operator import builders, observe, policy, reconcile
 from modelops_operator import conditions as c
 from modelops_operator.policy import Policy, PolicyError
 from modelops_operator.settings import Settings, SettingsError, from_env
@@ -159,3 +159,22 @@ def test_trusted_fingerprints_reach_the_server_of_signed_models_only() -> None:
     assert "MODELOPS_SERVER_TRUSTED_KEYS" not in {e["name"] for e in env}
     with pytest.raises(PolicyError, match="sha256"):
         Policy.from_mapping({"trustedKeyFingerprints": ["ABC"]})
+
+
+def test_the_operator_never_queries_a_prometheus_url_outside_the_policy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queried: list[str] = []
+
+    def collect(kube: Any, md: dict[str, Any], *_: Any) -> str:
+        queried.append(md["spec"]["version"])
+        return "samples"
+
+    monkeypatch.setattr(observe.promotion, "collect", collect)
+    row = next(r for r in TABLE if r.name == "prometheus at cloud metadata")
+    md = model_deployment_for(row, 3, "team-a")
+    assert observe._samples(None, md, Settings(policy=POLICY), (), T0) is None  # type: ignore[arg-type]
+    assert queried == []
+    allowed = {**POLICY, "prometheusURLs": ["http://169.254.169.254/"]}
+    assert observe._samples(None, md, Settings(policy=allowed), (), T0) == "samples"  # type: ignore[arg-type]
+    assert queried == ["v1.3.0"]
