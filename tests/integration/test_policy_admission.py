@@ -100,6 +100,7 @@ def test_admission_refuses_the_hostile_spec_naming_the_field(setup: Setup, row: 
         hostile = mv
     refused = _denied(setup.kube, hostile)
     assert refused is not None, f"{row.name}: admitted"
+    print(f"{row.name}: {refused.split(' {', 1)[0]}")  # the refusal, for the report (pytest -rP)
     assert "ValidatingAdmissionPolicy" in refused and row.field.rstrip("[") in refused, refused
     assert "platform policy" in refused, refused
 
