@@ -125,3 +125,34 @@ def test_without_admission_the_operator_refuses_and_creates_nothing(setup: Setup
         f"/api/v1/namespaces/{namespace}/services",
     ):
         assert setup.kube.list_items(path, selector) == [], f"{row.name}: created {path}"
+
+
+def test_metadata_patches_of_an_object_admitted_earlier_still_go_through(setup: Setup) -> None:
+    """A ModelDeployment admitted before the policy binds may still be annotated (kopf's progress
+    annotations, the retry annotation), while a spec change is judged."""
+    row = next(r for r in TABLE if r.name == "hostPath /etc")
+    index = TABLE.index(row)
+    md = model_deployment_for(row, index, setup.unbound)
+    md["metadata"]["name"] = "admitted-earlier"
+    _create(setup.kube, md)
+    path = custom_path(setup.unbound, "modeldeployments", "admitted-earlier")
+    _label(setup.kube, setup.unbound, "on")
+    try:
+        Poller(30, what="the binding to cover the relabelled namespace").until(
+            lambda: _denied(setup.kube, {**model_deployment_for(row, 998, setup.unbound)}) is not None
+        )
+        annotation = [
+            {"op": "add", "path": "/metadata/annotations", "value": {"modelops.io/retry": "v1.0.0"}}
+        ]
+        setup.kube.json_patch(path, annotation)
+        with pytest.raises(KubeError, match=r"spec\.storage\.path"):
+            setup.kube.json_patch(path, [{"op": "replace", "path": "/spec/replicas", "value": 2}])
+    finally:
+        _label(setup.kube, setup.unbound, None)
+
+
+def _label(kube: Kube, namespace: str, value: str | None) -> None:
+    body = {"metadata": {"labels": {LABEL: value}}}
+    kube.request(
+        "PATCH", f"/api/v1/namespaces/{namespace}", body, content_type="application/merge-patch+json"
+    )
