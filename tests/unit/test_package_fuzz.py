@@ -9,6 +9,7 @@ unit tier stays fast.
 from __future__ import annotations
 
 import io
+import random
 import tarfile
 import tempfile
 from pathlib import Path
@@ -53,14 +54,14 @@ def _archive(members: list[tuple[str, bytes, bytes, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def _extract(blob: bytes) -> tuple[Path, Path, ArchiveError | None]:
+def _extract(blob: bytes, limits: ExtractLimits = LIMITS) -> tuple[Path, Path, ArchiveError | None]:
     root = Path(tempfile.mkdtemp(prefix="fuzz-"))
     (root / "outside").mkdir()
     package = root / "p.tar.gz"
     package.write_bytes(blob)
     dest = root / "dest"
     try:
-        extract_package(package, dest, LIMITS)
+        extract_package(package, dest, limits)
     except ArchiveError as error:
         return root, dest, error
     return root, dest, None
@@ -123,3 +124,19 @@ def test_safe_trees_round_trip_byte_for_byte(extra: dict[str, bytes]) -> None:
         extract_package(package, out, LIMITS)
         got = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
         assert got == files
+
+
+_NOISE = random.Random(0).randbytes(5000)
+_BIG_VALID = _archive([(f"f{i}", tarfile.REGTYPE, _NOISE + b"a" * 20000, "a") for i in range(3)])
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(min_value=10, max_value=len(_BIG_VALID) - 1), st.integers(0, 255)),
+                min_size=1, max_size=6))  # fmt: skip
+def test_corrupted_compressed_streams_fail_only_with_archive_error(flips: list[tuple[int, int]]) -> None:
+    blob = bytearray(_BIG_VALID)
+    for offset, value in flips:
+        blob[offset] = value
+    root, dest, error = _extract(bytes(blob), ExtractLimits())
+    assert not any((root / "outside").iterdir())
+    assert error is not None or sorted(p.name for p in dest.iterdir()) == ["f0", "f1", "f2"]
