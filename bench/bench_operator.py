@@ -125,7 +125,7 @@ def _objects(namespace: str, index: int) -> tuple[dict[str, Any], dict[str, Any]
         "spec": {
             "model": MODEL,
             "version": version,
-            "artifact": {"uri": f"/var/models/{MODEL}/{version}", "format": "onnx", "sha256": "ab" * 32},
+            "artifact": {"uri": f"/app/models/{MODEL}/{version}", "format": "onnx", "sha256": "ab" * 32},
         },
     }
     md = {

@@ -192,10 +192,11 @@ def verify(
 @pass_context
 def keygen(ctx: CliContext, *, out_dir: Path, output: str | None) -> None:
     """Create an elliptic-curve (P-256) key pair for signing models."""
-    from modelops.package.signing import generate_keypair
+    from modelops.package.signing import generate_keypair, key_fingerprint
 
     private, public = generate_keypair(out_dir)
-    render({"private_key": str(private), "public_key": str(public)}, chosen_output(ctx, output), title="keys")
+    keys = {"private_key": str(private), "public_key": str(public), "fingerprint": key_fingerprint(public)}
+    render(keys, chosen_output(ctx, output), title="keys")
 
 
 @click.command("deploy-model")

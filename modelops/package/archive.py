@@ -14,6 +14,7 @@ import shutil
 import tarfile
 import tempfile
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -119,8 +120,19 @@ def _extract_into(archive: Path, staging: Path, bounds: ExtractLimits) -> None:
                 total += _extract_member(tar, member, staging, bounds)
                 if total > bounds.max_total_bytes:
                     raise ArchiveError(f"package content exceeds {bounds.max_total_bytes} bytes")
-    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as error:
+            _drain(tar)
+    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile, zlib.error) as error:
         raise ArchiveError(f"package {archive.name} is not a readable tar.gz: {error}") from error
+
+
+def _drain(tar: tarfile.TarFile) -> None:
+    # tarfile stops at the first header it cannot read after the first member, as if the archive had
+    # ended; reading the compressed stream to its end makes gzip check its CRC and length, so a
+    # corrupted package fails instead of yielding only some of its files.
+    stream = tar.fileobj
+    if stream is not None:
+        while stream.read(_CHUNK):
+            pass
 
 
 def _extract_member(

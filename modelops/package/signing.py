@@ -7,6 +7,7 @@ model directory, manifest.json included, so a valid signature also vouches for t
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,21 @@ def sign_model_dir(model_dir: Path | str, private_key_path: Path | str) -> Path:
     except (ValueError, TypeError, OSError) as error:
         raise SignatureError(f"signing {directory} failed: {error}") from error
     return out
+
+
+def key_fingerprint(public_key_path: Path | str) -> str:
+    """sha256 (hex) of the public key's DER SubjectPublicKeyInfo: the same for any PEM spelling of it.
+
+    The platform policy's `trustedKeyFingerprints` lists these; `modelctl keygen` prints it.
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_public_key(Path(public_key_path).read_bytes())
+    except (OSError, ValueError) as error:
+        raise SignatureError(f"cannot read public key {public_key_path}: {error}") from error
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
 
 
 def verify_model_dir(model_dir: Path | str, public_key_path: Path | str) -> None:

@@ -26,6 +26,15 @@ KEY_DIR = "/var/run/modelops/signing"
 PROBE_PERIOD_SECONDS = 2
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+SERVER_UID = 10001  # the server image's USER (server/Dockerfile)
+# Pod Security Standards "restricted": non-root with a fixed uid, RuntimeDefault seccomp.
+POD_SECURITY_CONTEXT: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": SERVER_UID,
+    "runAsGroup": SERVER_UID,
+    "fsGroup": SERVER_UID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
 
 def health_path(model: str) -> str:
@@ -129,7 +138,8 @@ def _pod_template(md: dict[str, Any], mv: dict[str, Any], version: str, settings
         "volumes": [*pieces.volumes, *(v for _, v in secrets), {"name": "tmp", "emptyDir": {}}],
         "terminationGracePeriodSeconds": 15,
         "enableServiceLinks": False,
-        "securityContext": {"runAsNonRoot": False, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": POD_SECURITY_CONTEXT,
+        "automountServiceAccountToken": False,
     }
     if pieces.init_containers:
         pod_spec["initContainers"] = pieces.init_containers
@@ -167,7 +177,7 @@ def _server_container(
             str(settings.server_port),
             *(["--grpc-port", str(settings.server_grpc_port)] if settings.server_grpc_port else []),
         ],
-        "env": _server_env(server, mv),
+        "env": _server_env(server, mv, settings.platform_policy.trusted_key_fingerprints),
         "ports": [
             {"name": name, "containerPort": port, "protocol": "TCP"} for name, port in _ports(settings)
         ],
@@ -177,11 +187,7 @@ def _server_container(
         "startupProbe": _probe(
             "/v2/health/live", PROBE_PERIOD_SECONDS, max(1, math.ceil(startup / PROBE_PERIOD_SECONDS))
         ),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": storage_mod.CONTAINER_SECURITY_CONTEXT,
     }
 
 
@@ -201,7 +207,7 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def _server_env(server: dict[str, Any], mv: dict[str, Any]) -> list[dict[str, str]]:
+def _server_env(server: dict[str, Any], mv: dict[str, Any], trusted: tuple[str, ...]) -> list[dict[str, str]]:
     env = [{"name": "MODELOPS_SERVER_EXPECTED_DIGEST", "value": mv["spec"]["artifact"]["sha256"]}]
     batching = server.get("batching", {})
     optional = {
@@ -218,6 +224,8 @@ def _server_env(server: dict[str, Any], mv: dict[str, Any]) -> list[dict[str, st
         key = signature.get("publicKeyKey", "public.pem")
         env.append({"name": "MODELOPS_SERVER_PUBLIC_KEY", "value": f"{KEY_DIR}/{key}"})
         env.append({"name": "MODELOPS_SERVER_REQUIRE_SIGNATURE", "value": "true"})
+        if trusted:
+            env.append({"name": "MODELOPS_SERVER_TRUSTED_KEYS", "value": ",".join(trusted)})
     defined = {e["name"] for e in env}
     env += [
         {"name": e["name"], "value": e.get("value", "")}

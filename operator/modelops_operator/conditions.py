@@ -38,6 +38,7 @@ REASON_ROLLBACK_HELD = "RollbackHeld"
 REASON_ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"
 REASON_RECONCILE_ERROR = "ReconcileError"
 REASON_PROMOTION_BLOCKED = "PromotionBlocked"
+REASON_POLICY_VIOLATION = "PolicyViolation"
 # Failure causes recorded in status.failedVersions[].cause
 CAUSE_PROGRESS_DEADLINE = "ProgressDeadlineExceeded"
 CAUSE_READINESS_TIMEOUT = "ReadinessTimeout"

@@ -13,7 +13,7 @@ from typing import Any
 
 from modelops.names import model_version_name
 from modelops.versions import InvalidVersionError, canonical
-from modelops_operator import builders, promotion
+from modelops_operator import builders, policy, promotion
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.settings import Settings
 from modelops_operator.state import DeploymentState, Observed, PodState
@@ -36,8 +36,15 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
         stable_mv=find_model_version(kube, namespace, spec["model"], stable) if stable else None,
         deployment=deployment_state(deployment) if deployment else None,
         pods=pods,
-        analysis_samples=promotion.collect(kube, md, spec["version"], pods, now),
+        analysis_samples=_samples(kube, md, settings, pods, now),
     )
+
+
+def _samples(kube: Kube, md: dict[str, Any], settings: Settings, pods: Any, now: datetime) -> Any:
+    # A Prometheus URL outside the platform policy is never queried (no SSRF); plan reports it.
+    if policy.prometheus_violation(md, settings.platform_policy) is not None:
+        return None
+    return promotion.collect(kube, md, md["spec"]["version"], pods, now)
 
 
 def _selector(name: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
-from modelops_operator import builders, gating, promotion
+from modelops_operator import builders, gating, policy, promotion
 from modelops_operator import conditions as c
 from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, timestamp
 from modelops_operator.settings import Settings
@@ -31,6 +31,10 @@ def plan(obs: Observed, settings: Settings) -> Plan:
         draft.target = canonical(obs.md["spec"]["version"])
     except (InvalidVersionError, KeyError) as error:
         draft.degraded = (True, c.REASON_INVALID_SPEC, f"spec.version: {error}")
+        return _finish(draft)
+    violation = policy.check(obs.md, obs.target_mv, settings.platform_policy, settings.default_server_image)
+    if violation is not None:
+        _refuse(draft, violation)
         return _finish(draft)
     draft.plan.service = builders.build_service(obs.md, settings)
     _observe_deployment(draft)
@@ -86,6 +90,14 @@ def _observe_deployment(draft: Draft) -> None:
         draft.available = (True, c.REASON_SERVING, f"serving {serving} ({ready} pods ready)")
     else:
         draft.available = (False, c.REASON_NO_PODS_READY, "no server pod is ready")
+
+
+def _refuse(draft: Draft, violation: policy.Violation) -> None:
+    """The platform policy forbids the spec: create and change nothing, say which field and why."""
+    _observe_deployment(draft)
+    _announce_once(draft, c.REASON_POLICY_VIOLATION, WARNING, c.REASON_POLICY_VIOLATION, violation.message)
+    draft.degraded = (True, c.REASON_POLICY_VIOLATION, violation.message)
+    draft.progressing = (False, c.REASON_ROLLOUT_STOPPED, "refused by the platform policy")
 
 
 def _failed_entry(draft: Draft, version: str) -> dict[str, Any] | None:

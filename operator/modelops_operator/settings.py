@@ -8,10 +8,13 @@ and so is a value of the wrong type. The Helm chart maps its values onto these v
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
+
+from modelops_operator.policy import Policy, PolicyError
 
 ENV_PREFIX = "MODELOPS_OPERATOR_"
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -48,6 +51,8 @@ class Settings:
     crashloop_restarts: int = 3
     health_timeout_seconds: float = 2.0
     log_level: str = "INFO"
+    # The platform team's policy (camelCase JSON, the chart's `policy` values); see policy.py.
+    policy: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check(
@@ -74,6 +79,15 @@ class Settings:
         _check(
             set(self.resources) <= {"requests", "limits"}, "resources", "may only contain requests and limits"
         )
+        try:
+            Policy.from_mapping(self.policy)
+        except PolicyError as error:
+            raise SettingsError(f"{ENV_PREFIX}POLICY: {error}") from error
+
+    @functools.cached_property
+    def platform_policy(self) -> Policy:
+        """The parsed policy (validated in __post_init__)."""
+        return Policy.from_mapping(self.policy)
 
     @property
     def clusterwide(self) -> bool:

@@ -12,10 +12,28 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from modelops.package.archive import ExtractLimits
+
 from .object_storage import is_s3, node_cache, object_store_fetch
 
 MODELS_MOUNT = "/models"
 VOLUME_NAME = "models"
+# The emptyDir holds the downloaded package and its unpacked files at once (TMPDIR is the emptyDir), so
+# its size limit is the extractor's download limit plus its content limit: the extractor refuses a big
+# package with a clear reason before the kubelet would evict the pod for the volume's size.
+_EXTRACT = ExtractLimits()
+PACKAGE_SIZE_LIMIT = f"{(_EXTRACT.max_download_bytes + _EXTRACT.max_total_bytes) >> 20}Mi"
+# Every container of a server pod, the fetch-model init container too (restricted profile).
+CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+# The init container streams and unpacks one package: bounded memory, a small CPU request.
+FETCH_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "50m", "memory": "64Mi"},
+    "limits": {"memory": "256Mi"},
+}
 
 
 class StorageError(ValueError):
@@ -101,7 +119,12 @@ def _package_storage(
         "image": image,
         "imagePullPolicy": pull,
         "command": ["modelops-server", "fetch", source, f"{MODELS_MOUNT}/{model}/{version}"],
+        # Read-only root filesystem: the download and staging dir live in the emptyDir itself (the
+        # final move is then a rename), and are gone when the fetch ends.
+        "env": [{"name": "TMPDIR", "value": MODELS_MOUNT}],
         "volumeMounts": [{"name": VOLUME_NAME, "mountPath": MODELS_MOUNT}],
+        "resources": FETCH_RESOURCES,
+        "securityContext": CONTAINER_SECURITY_CONTEXT,
     }
-    volume = {"name": VOLUME_NAME, "emptyDir": {"sizeLimit": "2Gi"}}
+    volume = {"name": VOLUME_NAME, "emptyDir": {"sizeLimit": PACKAGE_SIZE_LIMIT}}
     return PodStorage([volume], [mount], [fetch])

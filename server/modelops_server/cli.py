@@ -49,6 +49,7 @@ def main() -> None:
 @_option("--expected-digest", default=None, help="Pinned artifact digest (sha256 of manifest.json).")
 @_option("--public-key", type=click.Path(path_type=Path), default=None, help="PEM public key for signatures.")
 @_option("--require-signature/--no-require-signature", default=False, help="Refuse unsigned models.")
+@_option("--trusted-keys", default=None, help="Comma-separated sha256 fingerprints the public key must have.")
 @_option("--threads", type=int, default=1, help="ONNX Runtime intra-op threads.")
 @_option("--max-batch-size", type=int, default=8, help="Rows per model run; 1 disables batching.")
 @_option("--max-batch-delay-ms", type=float, default=2.0, help="Longest wait to fill a batch under load.")
@@ -77,6 +78,9 @@ def build_settings(options: dict[str, Any]) -> ServerSettings:
     versions = tuple(v.strip() for v in options.pop("fault_versions").split(",") if v.strip())
     faults = FaultSettings(options.pop("fault_error_rate"), options.pop("fault_latency_ms"), versions)
     options["version"] = options.pop("model_version")
+    options["trusted_keys"] = tuple(
+        k.strip().lower() for k in (options["trusted_keys"] or "").split(",") if k.strip()
+    )
     return ServerSettings(faults=faults, **options)
 
 

@@ -11,6 +11,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -62,6 +63,8 @@ class ServerMetrics:
         self.model_ready = Gauge(
             "modelops_model_ready", "1 when the model is verified and ready", registry=registry
         )
+        # process_start_time_seconds (and CPU, memory, fds): a restarted server is seen in /metrics.
+        ProcessCollector(registry=registry)
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

@@ -22,6 +22,7 @@ from modelops_server.errors import BadRequest, VerificationError
 from modelops_server.loader import ModelLocation
 from modelops_server.logs import get_logger, log_event
 from modelops_server.settings import ServerSettings
+from modelops_server.snapshot import private_copy
 from modelops_server.verify import MODEL_FILE, check_onnx, load_metadata, verify_files
 
 LOG = get_logger("model")
@@ -161,18 +162,19 @@ class LoadedModel:
 def load_verified_model(settings: ServerSettings, location: ModelLocation) -> LoadedModel:
     """Verify, load, warm up and golden-check the located model; raise VerificationError with the reason."""
     started = time.perf_counter()
-    digest = verify_files(location.directory, settings)
-    metadata = load_metadata(location.directory, location.version, settings.model_type)
-    check_onnx(location.directory, metadata)
-    verified = time.perf_counter()
-    classifier = TextClassifier.load(location.directory, metadata, settings.threads)
+    with private_copy(location.directory, settings.work_dir) as directory:  # verified = loaded bytes
+        digest = verify_files(directory, settings)
+        metadata = load_metadata(directory, location.version, settings.model_type)
+        check_onnx(directory, metadata)
+        verified = time.perf_counter()
+        classifier = TextClassifier.load(directory, metadata, settings.threads)
+        signed = (directory / "model.sig").is_file() and settings.public_key is not None
     loaded = time.perf_counter()
     if classifier.tokenizer is not None:
         classifier.predict(WARM_UP_TEXTS)
     check_golden(classifier)
     done = time.perf_counter()
     _log_load(location, digest, verify_s=verified - started, load_s=loaded - verified, golden_s=done - loaded)
-    signed = (location.directory / "model.sig").is_file() and settings.public_key is not None
     deployed_at = datetime.now(UTC).isoformat(timespec="seconds")
     return LoadedModel(classifier, location, digest, signed, done - started, deployed_at)
 

@@ -50,6 +50,7 @@ class ServerSettings:
     expected_digest: str | None = None
     public_key: Path | None = None
     require_signature: bool = False
+    trusted_keys: tuple[str, ...] = ()  # sha256 fingerprints the public key must have (platform policy)
     threads: int = 1
     max_batch_size: int = 8
     max_batch_delay_ms: float = 2.0

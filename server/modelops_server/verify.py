@@ -13,7 +13,7 @@ from typing import Any
 from modelops.package.errors import PackageError, SignatureError
 from modelops.package.manifest import manifest_digest, verify_manifest
 from modelops.package.metadata import ModelMetadata, TensorSpec
-from modelops.package.signing import signature_path, verify_model_dir
+from modelops.package.signing import key_fingerprint, signature_path, verify_model_dir
 from modelops_server.errors import VerificationError
 from modelops_server.settings import ServerSettings
 
@@ -33,6 +33,13 @@ def verify_files(directory: Path, settings: ServerSettings) -> str:
 def _verify_signature(directory: Path, settings: ServerSettings) -> None:
     if settings.public_key is None:
         return
+    if settings.trusted_keys:
+        fingerprint = key_fingerprint(settings.public_key)
+        if fingerprint not in settings.trusted_keys:
+            raise SignatureError(
+                f"public key {fingerprint} is not trusted by the platform policy; "
+                f"trusted: {', '.join(settings.trusted_keys)}"
+            )
     if not signature_path(directory).is_file():
         if settings.require_signature:
             raise SignatureError(

@@ -59,10 +59,12 @@ def release(cluster: Any, namespace: str, load_image: Any) -> Iterator[Release]:
     installed.helm("uninstall", installed.name, "--wait", "--timeout", "120s", check=False)
 
 
-def install(release: Release) -> None:
+def install(release: Release, *overrides: str) -> None:
+    sets = [arg for override in overrides for arg in ("--set", override)]
     result = release.helm(
         "install", release.name, str(CHART_DIR), "--set", f"operator.watchNamespaces={{{release.namespace}}}",
-        "--set", "operator.requeueSeconds=1", "--wait", "--timeout", f"{INSTALL_TIMEOUT_S}s", check=False,
+        "--set", "operator.requeueSeconds=1", *sets, "--wait", "--timeout", f"{INSTALL_TIMEOUT_S}s",
+        check=False,
     )  # fmt: skip
     assert result.returncode == 0, f"helm install failed:\n{result.stderr}\n{release.describe()}"
 
@@ -136,8 +138,8 @@ def service_get(release: Release, service: str, path: str, deadline_s: float = 6
 
 def test_installed_operator_reconciles_a_model(release: Release, load_image: Any, models_root: Path) -> None:
     load_image("server")
-    install(release)
     root = models_root
+    install(release, f"policy.hostPaths={{{root}}}")  # the platform policy allows this test's models dir
     model_dir = make_model_dir(root, "safety_classifier", "v1.0.0")
     make_readable_by_all(root)
     release.kubectl("apply", "-f", "-", stdin=model_objects(release.namespace, root, model_dir))

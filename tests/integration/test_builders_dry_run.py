@@ -33,7 +33,7 @@ def _create(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 STORAGES = {
-    "hostPath": {"type": "hostPath", "path": "/var/models"},
+    "hostPath": {"type": "hostPath", "path": "/app/models"},
     "pvc": {"type": "pvc", "claimName": "models", "subPath": "seed"},
     "package": {"type": "package", "url": "https://models.example/{model}/{version}.tar.gz"},
     "s3-cached": {"type": "package", "url": "s3://models/{model}/{version}/", "s3": {"secretName": "creds"},
@@ -55,7 +55,7 @@ def test_built_objects_pass_server_side_dry_run(kube: Kube, namespace: str, stor
     mv = model_version(
         "v1.0.0",
         namespace=namespace,
-        artifact={"uri": "/var/models", "sha256": DIGEST, "signature": {"publicKeySecret": "k"}},
+        artifact={"uri": "/app/models", "sha256": DIGEST, "signature": {"publicKeySecret": "k"}},
     )
     deployment = builders.build_deployment(md, mv, SETTINGS)
     service = builders.build_service(md, SETTINGS)

@@ -29,6 +29,13 @@ from support.models import make_model_dir
 
 MODELS_ROOT = Path("/var/tmp/modelops-e2e")
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The platform policy of the e2e operators: the test model dirs, the project's local images, and
+# plain-HTTP packages from in-cluster test servers.
+E2E_POLICY = {
+    "hostPaths": [str(MODELS_ROOT), str(REPO_ROOT / ".state")],
+    "images": ["localhost/"],
+    "packageSchemes": ["https", "http", "s3"],
+}
 
 
 def operator_binary() -> Path:
@@ -49,7 +56,12 @@ class OperatorProcess:
     def start(self) -> None:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("MODELOPS_OPERATOR_")}
         environ.update(
-            {"MODELOPS_OPERATOR_REQUEUE_SECONDS": "1", "MODELOPS_OPERATOR_METRICS_PORT": "0", **self.env}
+            {
+                "MODELOPS_OPERATOR_REQUEUE_SECONDS": "1",
+                "MODELOPS_OPERATOR_METRICS_PORT": "0",
+                "MODELOPS_OPERATOR_POLICY": json.dumps(E2E_POLICY),
+                **self.env,
+            }
         )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

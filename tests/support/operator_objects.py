@@ -33,7 +33,7 @@ def model_version(
         "spec": {
             "model": model,
             "version": version,
-            "artifact": {"uri": f"/var/models/{model}/{version}", "format": "onnx", "sha256": DIGEST},
+            "artifact": {"uri": f"/app/models/{model}/{version}", "format": "onnx", "sha256": DIGEST},
             "metrics": {"accuracy": 0.9},
             "labels": ["safe", "unsafe"],
             **spec,
@@ -63,7 +63,7 @@ def model_deployment(
             "environment": environment,
             "version": version,
             "replicas": 2,
-            "storage": {"type": "hostPath", "path": "/var/models"},
+            "storage": {"type": "hostPath", "path": "/app/models"},
             "rollback": {"automatic": True, "mode": "RevertSpec", "progressDeadlineSeconds": 60},
             **spec,
         },

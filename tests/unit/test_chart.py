@@ -51,7 +51,8 @@ def test_helm_lint_strict_passes() -> None:
 def test_default_render_has_the_operator_objects() -> None:
     kinds = sorted(d["kind"] for d in render())
     expected = ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding"]
-    assert kinds == [*expected, "Deployment", "Service", "ServiceAccount"]
+    admission = ["ValidatingAdmissionPolicy"] * 2 + ["ValidatingAdmissionPolicyBinding"] * 2
+    assert kinds == [*expected, "Deployment", "Service", "ServiceAccount", *admission]
 
 
 def test_operator_container_runs_the_operator_with_health_probes() -> None:

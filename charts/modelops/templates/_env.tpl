@@ -27,4 +27,6 @@ rejects unknown ones at start-up; tests/unit/test_chart.py feeds this list to th
   value: {{ if $srv.grpc.enabled }}{{ $srv.grpc.port | quote }}{{ else }}"0"{{ end }}
 - name: MODELOPS_OPERATOR_RESOURCES
   value: {{ $srv.resources | toJson | quote }}
+- name: MODELOPS_OPERATOR_POLICY
+  value: {{ .Values.policy | toJson | quote }}
 {{- end }}

@@ -3,9 +3,9 @@
 The analysis (issue 8) judges a model version on its error rate and p99 latency. The server exposes
 `modelops_requests_total{endpoint,code}` and the histogram `modelops_request_duration_seconds{endpoint}`;
 this module keeps only the prediction endpoints and sums them per pod into a flat `PodCounters` mapping:
-`requests`, `errors` (5xx answers), one `le:<bound>` entry per cumulative latency bucket and, when the
-process exposes it, `start` (process start time, used to spot restarts). Flat string keys keep the
-window state JSON-serialisable for `status.analysis.state`.
+`requests` (answers other than 4xx), `errors` (5xx answers), one `le:<bound>` entry per cumulative
+latency bucket and, when the process exposes it, `start` (process start time, used to spot restarts).
+Flat string keys keep the window state JSON-serialisable for `status.analysis.state`.
 
 Callers: `scrape.py` (pod /metrics text and Prometheus query answers), `window.py` (keys), `quantile.py`.
 """
@@ -66,6 +66,11 @@ def bucket_bound(key: str) -> float | None:
     return float(key.removeprefix(BUCKET_PREFIX))
 
 
+def is_client_error(code: str) -> bool:
+    """True for HTTP 4xx status codes: they do not count toward `minRequests` or the error rate."""
+    return code.startswith("4")
+
+
 def is_server_error(code: str) -> bool:
     """True for HTTP 5xx status codes (and the label "timeout", which some servers use)."""
     return code.startswith("5") or code == "timeout"
@@ -99,6 +104,8 @@ def _add_sample(counters: PodCounters, sample: RawSample) -> None:
     if sample.labels.get("endpoint") not in ANALYSED_ENDPOINTS:
         return
     if sample.name == REQUESTS_METRIC:
+        if is_client_error(sample.labels.get("code", "")):
+            return  # a caller's mistake (400, 401, 413): neither a success nor a model failure
         counters[REQUESTS] += sample.value
         if is_server_error(sample.labels.get("code", "")):
             counters[ERRORS] += sample.value

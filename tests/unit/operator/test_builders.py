@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from modelops.package.archive import ExtractLimits
 from modelops_operator import builders
 from modelops_operator.settings import Settings
 from modelops_operator.storage import StorageError, resolve
@@ -131,7 +132,7 @@ def test_server_options_secrets_and_signature() -> None:
 def test_hostpath_pvc_and_package_storage() -> None:
     host = builders.build_deployment(model_deployment("v1.0.0"), model_version("v1.0.0"), SETTINGS)
     pod = host["spec"]["template"]["spec"]
-    assert {"name": "models", "hostPath": {"path": "/var/models", "type": "Directory"}} in pod["volumes"]
+    assert {"name": "models", "hostPath": {"path": "/app/models", "type": "Directory"}} in pod["volumes"]
     assert {"name": "models", "mountPath": "/models", "readOnly": True} in _container(host)["volumeMounts"]
     assert "initContainers" not in pod
 
@@ -151,6 +152,31 @@ def test_hostpath_pvc_and_package_storage() -> None:
         f"/models/{MODEL}/v1.0.0",
     ]
     assert any("emptyDir" in v for v in pkg["volumes"] if v["name"] == "models")
+
+
+def test_package_init_container_is_restricted_and_its_volume_fits_the_extractor() -> None:
+    url = "https://models.example/{model}-{version}.tar.gz"
+    pkg_md = model_deployment("v1.0.0", storage={"type": "package", "url": url})
+    pod = builders.build_deployment(pkg_md, model_version("v1.0.0"), SETTINGS)["spec"]["template"]["spec"]
+    (fetch,) = pod["initContainers"]
+    assert fetch["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert fetch["resources"]["limits"]["memory"] and fetch["resources"]["requests"]["cpu"]
+    assert {"name": "TMPDIR", "value": "/models"} in fetch["env"]  # writable: the emptyDir itself
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "models"]
+    limits = ExtractLimits()
+    size_mib = int(volume["emptyDir"]["sizeLimit"].removesuffix("Mi"))
+    assert size_mib << 20 == limits.max_download_bytes + limits.max_total_bytes
+    assert pod["automountServiceAccountToken"] is False
+    context = pod["securityContext"]
+    assert (context["runAsNonRoot"], context["runAsUser"], context["seccompProfile"]) == (
+        True,
+        10001,
+        {"type": "RuntimeDefault"},
+    )
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,10 @@ async def test_metrics_use_the_agreed_names(serve: ServeFn) -> None:
         "modelops_model_load_seconds ",
     ]:
         assert line in text, line
+    (started,) = [
+        float(x.split()[1]) for x in text.splitlines() if x.startswith("process_start_time_seconds ")
+    ]
+    assert 0 < started <= time.time(), started  # a restart shows as a new start time
 
 
 async def test_openapi_document_lists_the_routes(serve: ServeFn) -> None:

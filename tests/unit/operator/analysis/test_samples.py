@@ -23,8 +23,19 @@ def test_prediction_endpoints_are_summed_and_5xx_counted_as_errors() -> None:
 
     counters = parse_exposition(pod.exposition())
 
-    assert counters[REQUESTS] == 16
+    assert counters[REQUESTS] == 12  # the 4xx answers are not counted
     assert counters[ERRORS] == 5
+
+
+def test_4xx_answers_do_not_count_toward_min_requests() -> None:
+    pod = RecordedPod()
+    pod.serve(50, code="401", endpoint="predict")  # unauthenticated callers
+    pod.serve(20, code="400", endpoint="infer")
+    pod.serve(1, code="200", endpoint="predict")
+
+    counters = parse_exposition(pod.exposition())
+
+    assert (counters[REQUESTS], counters[ERRORS]) == (1, 0)
 
 
 def test_health_and_other_endpoints_are_ignored() -> None:
