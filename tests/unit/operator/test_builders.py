@@ -230,7 +230,8 @@ def test_s3_storage_fetches_with_the_pinned_digest_and_secret_env_only() -> None
         "--expected-digest", DIGEST,
     ]  # fmt: skip
     assert init["envFrom"] == [{"secretRef": {"name": "s3-creds"}}]
-    assert "env" not in init, "credentials must come from the Secret, never literal values"
+    literal = [e["name"] for e in init.get("env", []) if "value" in e]
+    assert literal == ["TMPDIR"], "credentials must come from the Secret, never literal values"
     assert init["terminationMessagePolicy"] == "FallbackToLogsOnError"
 
 
