@@ -17,6 +17,7 @@ import pytest
 
 from localkube_py.loopback import BinariesMissingError, loopback_plane, start_plane, stop_plane
 from localkube_py.settings import REPO_ROOT, Layout
+from modelops_operator.kube import Kube, load_client
 from support.cluster import Kubectl, Poller, temporary_namespace
 
 CRDS_DIR = REPO_ROOT / "crds"
@@ -69,6 +70,12 @@ def _established(client: Kubectl, name: str) -> bool:
     crd = client.get("customresourcedefinition", name) or {}
     conditions = crd.get("status", {}).get("conditions", [])
     return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+
+@pytest.fixture(scope="session")
+def kube(apiserver: ApiServer, crds: list[str]) -> Kube:
+    """The operator's own API wrapper on the test apiserver, with the CRDs installed."""
+    return Kube(load_client(str(apiserver.kubeconfig)))
 
 
 @pytest.fixture

@@ -3,33 +3,18 @@ and whole reconciles (create, revert) whose writes the apiserver accepts."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 
 from modelops_operator import builders, controller, modelversion
-from modelops_operator.kube import Kube, KubeError, custom_path, load_client, object_path
+from modelops_operator.kube import Kube, KubeError, custom_path, object_path
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
 from support.cluster import Poller
-from support.operator_objects import DIGEST, model_deployment, model_version
+from support.operator_objects import DIGEST, create, model_deployment, model_version
 
 SETTINGS = Settings()
-
-
-@pytest.fixture(scope="module")
-def kube(apiserver: Any, crds: list[str]) -> Kube:
-    return Kube(load_client(str(apiserver.kubeconfig)))
-
-
-def _create(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
-    body = copy.deepcopy(obj)
-    for key in ("uid", "generation", "creationTimestamp"):
-        body["metadata"].pop(key, None)
-    plural = "modelversions" if obj["kind"] == "ModelVersion" else "modeldeployments"
-    created: dict[str, Any] = kube.request("POST", custom_path(obj["metadata"]["namespace"], plural), body)
-    return created
 
 
 STORAGES = {
@@ -43,7 +28,7 @@ STORAGES = {
 
 @pytest.mark.parametrize("storage", sorted(STORAGES))
 def test_built_objects_pass_server_side_dry_run(kube: Kube, namespace: str, storage: str) -> None:
-    md = _create(
+    md = create(
         kube,
         model_deployment(
             "v1.0.0",
@@ -72,7 +57,7 @@ def test_built_objects_pass_server_side_dry_run(kube: Kube, namespace: str, stor
 
 
 def test_owned_objects_are_garbage_collected(kube: Kube, namespace: str) -> None:
-    md = _create(kube, model_deployment("v1.0.0", namespace=namespace))
+    md = create(kube, model_deployment("v1.0.0", namespace=namespace))
     deployment = builders.build_deployment(md, model_version("v1.0.0", namespace=namespace), SETTINGS)
     kube.apply(deployment)
     kube.apply(builders.build_service(md, SETTINGS))
@@ -87,8 +72,8 @@ def _events(kube: Kube, namespace: str, reason: str) -> list[dict[str, Any]]:
 
 
 def test_reconcile_creates_deployment_status_and_events(kube: Kube, namespace: str) -> None:
-    _create(kube, model_version("v1.0.0", namespace=namespace))
-    md = _create(kube, model_deployment("v1.0.0", namespace=namespace))
+    create(kube, model_version("v1.0.0", namespace=namespace))
+    md = create(kube, model_deployment("v1.0.0", namespace=namespace))
     name = md["metadata"]["name"]
     metrics = OperatorMetrics()
     for _ in range(2):  # idempotent: the second run changes nothing and posts nothing
@@ -115,10 +100,11 @@ def _deploy_and_wait(kube: Kube, md: dict[str, Any], version: str) -> str:
     return dep_path
 
 
-def test_failed_rollout_reverts_spec_as_the_operator(kube: Kube, namespace: str) -> None:
+def _overdue_rollout(kube: Kube, namespace: str) -> tuple[dict[str, Any], str, str]:
+    """v1.2.0 rolling out long past its deadline over a stable v1.1.0: the next reconcile reverts."""
     for version in ("v1.1.0", "v1.2.0"):
-        _create(kube, model_version(version, namespace=namespace))
-    md = _create(kube, model_deployment("v1.2.0", namespace=namespace))
+        create(kube, model_version(version, namespace=namespace))
+    md = create(kube, model_deployment("v1.2.0", namespace=namespace))
     name = md["metadata"]["name"]
     path = custom_path(namespace, "modeldeployments", name)
     kube.write_status(
@@ -129,6 +115,11 @@ def test_failed_rollout_reverts_spec_as_the_operator(kube: Kube, namespace: str)
             "rollout": {"version": "v1.2.0", "startedAt": "2020-01-01T00:00:00Z"},
         },
     )
+    return md, name, path
+
+
+def test_failed_rollout_reverts_spec_as_the_operator(kube: Kube, namespace: str) -> None:
+    md, name, path = _overdue_rollout(kube, namespace)
     dep_path = _deploy_and_wait(kube, md, "v1.2.0")
     controller.reconcile_model_deployment(kube, SETTINGS, OperatorMetrics(), namespace, name)
     after = kube.get(path)
@@ -161,19 +152,7 @@ class RevertFailsOnce(Kube):
 
 
 def test_a_revert_whose_patch_failed_is_applied_by_the_next_reconcile(kube: Kube, namespace: str) -> None:
-    for version in ("v1.1.0", "v1.2.0"):
-        _create(kube, model_version(version, namespace=namespace))
-    md = _create(kube, model_deployment("v1.2.0", namespace=namespace))
-    name = md["metadata"]["name"]
-    path = custom_path(namespace, "modeldeployments", name)
-    kube.write_status(
-        path,
-        {
-            "stableVersion": "v1.1.0",
-            "servingVersion": "v1.1.0",
-            "rollout": {"version": "v1.2.0", "startedAt": "2020-01-01T00:00:00Z"},
-        },
-    )
+    md, name, path = _overdue_rollout(kube, namespace)
     _deploy_and_wait(kube, md, "v1.2.0")
     flaky = RevertFailsOnce(kube.api)
     with pytest.raises(KubeError, match="injected"):
@@ -191,7 +170,7 @@ def test_a_revert_whose_patch_failed_is_applied_by_the_next_reconcile(kube: Kube
 
 
 def test_model_version_status_is_written(kube: Kube, namespace: str) -> None:
-    mv = _create(kube, model_version("v1.0.0", namespace=namespace))
+    mv = create(kube, model_version("v1.0.0", namespace=namespace))
     modelversion.reconcile_model_version(kube, namespace, mv["metadata"]["name"])
     status = kube.get(custom_path(namespace, "modelversions", mv["metadata"]["name"]))["status"]  # type: ignore[index]
     assert status["phase"] == "Registered"
@@ -201,8 +180,8 @@ def test_model_version_status_is_written(kube: Kube, namespace: str) -> None:
 def test_resync_reconciles_every_object_of_the_watched_namespace(kube: Kube, namespace: str) -> None:
     from modelops_operator import handlers
 
-    _create(kube, model_version("v1.0.0", namespace=namespace))
-    md = _create(kube, model_deployment("v1.0.0", namespace=namespace))
+    create(kube, model_version("v1.0.0", namespace=namespace))
+    md = create(kube, model_deployment("v1.0.0", namespace=namespace))
     runtime = handlers.Runtime(Settings(namespaces=(namespace,)), kube, OperatorMetrics())
     handlers.resync_once(runtime)
     assert runtime.queue.run_due() == 2

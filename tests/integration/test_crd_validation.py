@@ -11,22 +11,10 @@ from typing import Any
 
 import pytest
 
-from modelops_operator.kube import Kube, KubeError, custom_path, load_client
-from support.operator_objects import model_deployment, model_version
+from modelops_operator.kube import Kube, KubeError, custom_path
+from support.operator_objects import create, model_deployment, model_version
 
 Mutation = Callable[[dict[str, Any]], object]
-
-
-@pytest.fixture(scope="module")
-def kube(apiserver: Any, crds: list[str]) -> Kube:
-    assert "modeldeployments.modelops.io" in crds and "modelversions.modelops.io" in crds
-    return Kube(load_client(str(apiserver.kubeconfig)))
-
-
-def _create(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
-    plural = "modelversions" if obj["kind"] == "ModelVersion" else "modeldeployments"
-    created: dict[str, Any] = kube.request("POST", custom_path(obj["metadata"]["namespace"], plural), obj)
-    return created
 
 
 def _clean(obj: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +117,7 @@ def test_invalid_model_version_is_rejected(
     obj = _clean(model_version("v1.0.0", namespace=namespace))
     mutate(obj)
     with pytest.raises(KubeError) as rejected:
-        _create(kube, obj)
+        create(kube, obj)
     assert rejected.value.status == 422, f"{case}: {rejected.value}"
     assert field in str(rejected.value), f"{case}: message does not name {field}: {rejected.value}"
 
@@ -143,20 +131,20 @@ def test_invalid_model_deployment_is_rejected(
     obj = _clean(model_deployment("v1.0.0", namespace=namespace))
     mutate(obj)
     with pytest.raises(KubeError) as rejected:
-        _create(kube, obj)
+        create(kube, obj)
     assert rejected.value.status == 422, f"{case}: {rejected.value}"
     assert field in str(rejected.value), f"{case}: message does not name {field}: {rejected.value}"
 
 
 def test_valid_objects_are_accepted_and_defaulted(kube: Kube, namespace: str) -> None:
-    mv = _create(kube, _clean(model_version("v1.0.0", namespace=namespace)))
+    mv = create(kube, _clean(model_version("v1.0.0", namespace=namespace)))
     assert mv["spec"]["artifact"]["format"] == "onnx"
     md = _clean(model_deployment("v1.0.0", namespace=namespace))
     del md["spec"]["rollback"], md["spec"]["replicas"]
     md["spec"]["server"] = {
         "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"cpu": 2}}
     }
-    created = _create(kube, md)
+    created = create(kube, md)
     assert created["spec"]["replicas"] == 1
     assert created["spec"]["rollback"] == {
         "automatic": True,
@@ -165,7 +153,7 @@ def test_valid_objects_are_accepted_and_defaulted(kube: Kube, namespace: str) ->
     }
     analysed = _clean(model_deployment("v1.0.0", environment="canary", namespace=namespace))
     analysed["spec"]["rollback"]["analysis"] = {"maxErrorRate": 0.05}
-    spec = _create(kube, analysed)["spec"]["rollback"]["analysis"]
+    spec = create(kube, analysed)["spec"]["rollback"]["analysis"]
     assert spec == {
         "maxErrorRate": 0.05,
         "windowSeconds": 60,
@@ -179,12 +167,12 @@ def test_s3_artifacts_and_storage_are_accepted(kube: Kube, namespace: str) -> No
     for version, uri in (("v1.0.0", "s3://models/safety/v1.0.0/"), ("v1.1.0", "s3://models.x/p/m.tar.gz")):
         mv = _clean(model_version(version, namespace=namespace))
         mv["spec"]["artifact"]["uri"] = uri
-        assert _create(kube, mv)["spec"]["artifact"]["uri"] == uri
+        assert create(kube, mv)["spec"]["artifact"]["uri"] == uri
     md = _clean(model_deployment("v1.0.0", namespace=namespace))
     storage = {"type": "package", "url": "s3://models/{model}/{version}/", "s3": {"secretName": "s3-creds"},
                "cache": True}  # fmt: skip
     md["spec"]["storage"] = storage
-    assert _create(kube, md)["spec"]["storage"] == storage
+    assert create(kube, md)["spec"]["storage"] == storage
 
 
 @pytest.mark.parametrize(
@@ -198,7 +186,7 @@ def test_s3_artifacts_and_storage_are_accepted(kube: Kube, namespace: str) -> No
 def test_model_version_identity_is_immutable(
     kube: Kube, namespace: str, field: str, value: Any, message: str
 ) -> None:
-    created = _create(kube, _clean(model_version("v1.0.0", namespace=namespace)))
+    created = create(kube, _clean(model_version("v1.0.0", namespace=namespace)))
     path = custom_path(namespace, "modelversions", created["metadata"]["name"])
     with pytest.raises(KubeError) as rejected:
         kube.json_patch(path, [{"op": "replace", "path": f"/spec/{field}", "value": value}])
@@ -207,7 +195,7 @@ def test_model_version_identity_is_immutable(
 
 
 def test_model_deployment_version_changes_but_environment_is_fixed(kube: Kube, namespace: str) -> None:
-    created = _create(kube, _clean(model_deployment("v1.0.0", namespace=namespace)))
+    created = create(kube, _clean(model_deployment("v1.0.0", namespace=namespace)))
     path = custom_path(namespace, "modeldeployments", created["metadata"]["name"])
     changed = kube.json_patch(path, [{"op": "replace", "path": "/spec/version", "value": "v0.9.0"}])
     assert changed["spec"]["version"] == "v0.9.0"
@@ -218,7 +206,7 @@ def test_model_deployment_version_changes_but_environment_is_fixed(kube: Kube, n
 def test_status_subresource_printer_columns_and_category(
     apiserver: Any, kube: Kube, namespace: str, tmp_path: Path
 ) -> None:
-    created = _create(kube, _clean(model_deployment("v1.0.0", namespace=namespace)))
+    created = create(kube, _clean(model_deployment("v1.0.0", namespace=namespace)))
     name = created["metadata"]["name"]
     path = custom_path(namespace, "modeldeployments", name)
     kube.write_status(

@@ -24,6 +24,7 @@ from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
 from support.cluster import Poller
 from support.hostile_specs import POLICY, TABLE, Hostile, model_deployment_for, model_version_for
+from support.operator_objects import create
 from support.tools import CHART_DIR, helm_path, run_tool
 
 LABEL = "modelops-policy-test"
@@ -48,16 +49,10 @@ def _render(tmp: Path, release: str) -> str:
     return run_tool(args).stdout
 
 
-def _create(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
-    plural = "modelversions" if obj["kind"] == "ModelVersion" else "modeldeployments"
-    created: dict[str, Any] = kube.request("POST", custom_path(obj["metadata"]["namespace"], plural), obj)
-    return created
-
-
 def _denied(kube: Kube, obj: dict[str, Any]) -> str | None:
     """The admission error's text, or None when the object was created (and is deleted again)."""
     try:
-        _create(kube, obj)
+        create(kube, obj)
     except KubeError as error:
         return f"{error} {error.body}"
     plural = "modelversions" if obj["kind"] == "ModelVersion" else "modeldeployments"
@@ -94,7 +89,7 @@ def test_admission_refuses_the_hostile_spec_naming_the_field(setup: Setup, row: 
     mv = model_version_for(row, index, setup.enforced)
     md = model_deployment_for(row, index, setup.enforced)
     if row.kind == "md":
-        _create(setup.kube, mv)  # the clean ModelVersion is admitted
+        create(setup.kube, mv)  # the clean ModelVersion is admitted
         hostile = md
     else:
         hostile = mv
@@ -110,8 +105,8 @@ def test_without_admission_the_operator_refuses_and_creates_nothing(setup: Setup
     index = TABLE.index(row)
     namespace = setup.unbound
     md = model_deployment_for(row, index, namespace)
-    _create(setup.kube, model_version_for(row, index, namespace))
-    _create(setup.kube, md)
+    create(setup.kube, model_version_for(row, index, namespace))
+    create(setup.kube, md)
     name = md["metadata"]["name"]
     settings = Settings(policy=POLICY)
     controller.reconcile_model_deployment(setup.kube, settings, OperatorMetrics(), namespace, name)
@@ -134,7 +129,7 @@ def test_metadata_patches_of_an_object_admitted_earlier_still_go_through(setup: 
     index = TABLE.index(row)
     md = model_deployment_for(row, index, setup.unbound)
     md["metadata"]["name"] = "admitted-earlier"
-    _create(setup.kube, md)
+    create(setup.kube, md)
     path = custom_path(setup.unbound, "modeldeployments", "admitted-earlier")
     _label(setup.kube, setup.unbound, "on")
     try:

@@ -7,7 +7,6 @@ it once pods serve; every other write is the operator's own code (`controller`, 
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,31 +19,17 @@ from modelops import gates
 from modelops.registry import ModelRegistry, PromotionBlockedError
 from modelops.registry.kubernetes import KubernetesBackend
 from modelops_operator import builders, controller, modelversion
-from modelops_operator.kube import Kube, KubeError, custom_path, load_client
+from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
 from support.cluster import Poller
-from support.operator_objects import MODEL, model_deployment, model_version
+from support.operator_objects import MODEL, create, model_deployment, model_version
 
 SETTINGS = Settings()
 PROMOTION = {
     "requires": [{"environment": "staging", "healthyForSeconds": 600}],
     "minMetrics": {"recall": 0.9},
 }
-
-
-@pytest.fixture(scope="module")
-def kube(apiserver: Any, crds: list[str]) -> Kube:
-    return Kube(load_client(str(apiserver.kubeconfig)))
-
-
-def _create(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
-    body = copy.deepcopy(obj)
-    for key in ("uid", "generation", "creationTimestamp"):
-        body["metadata"].pop(key, None)
-    plural = "modelversions" if obj["kind"] == "ModelVersion" else "modeldeployments"
-    created: dict[str, Any] = kube.request("POST", custom_path(obj["metadata"]["namespace"], plural), body)
-    return created
 
 
 def _stamp(moment: datetime) -> str:
@@ -54,8 +39,8 @@ def _stamp(moment: datetime) -> str:
 def _setup(kube: Kube, namespace: str) -> str:
     """v1.0.0 stable in production (gated); v1.1.0 good, v1.2.0 with a low recall; returns the MD name."""
     for version, recall in (("v1.0.0", 0.95), ("v1.1.0", 0.95), ("v1.2.0", 0.5)):
-        _create(kube, model_version(version, namespace=namespace, metrics={"recall": recall}))
-    md = _create(kube, model_deployment("v1.0.0", namespace=namespace, promotion=PROMOTION))
+        create(kube, model_version(version, namespace=namespace, metrics={"recall": recall}))
+    md = create(kube, model_deployment("v1.0.0", namespace=namespace, promotion=PROMOTION))
     name = str(md["metadata"]["name"])
     kube.apply(builders.build_deployment(md, model_version("v1.0.0", namespace=namespace), SETTINGS))
     kube.write_status(
@@ -95,7 +80,7 @@ def _events(kube: Kube, namespace: str, reason: str) -> list[dict[str, Any]]:
 
 def _serve_in_staging(kube: Kube, namespace: str, version: str, since: datetime) -> None:
     """A staging ModelDeployment serving `version` since `since` (its status as the operator writes it)."""
-    md = _create(kube, model_deployment(version, environment="staging", namespace=namespace))
+    md = create(kube, model_deployment(version, environment="staging", namespace=namespace))
     available = {"type": "Available", "status": "True", "reason": "Serving", "message": "serving"}
     kube.write_status(
         custom_path(namespace, "modeldeployments", md["metadata"]["name"]),
@@ -184,7 +169,7 @@ def test_low_recall_is_blocked_and_the_override_needs_a_reason(kube: Kube, names
 def test_promotion_spec_is_validated(kube: Kube, namespace: str) -> None:
     bad = model_deployment("v1.0.0", namespace=namespace, promotion={"minMetrics": {"recall": 1.5}})
     with pytest.raises(KubeError, match=r"spec\.promotion\.minMetrics\.recall"):
-        _create(kube, bad)
+        create(kube, bad)
 
 
 @pytest.fixture

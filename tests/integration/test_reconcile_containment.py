@@ -14,19 +14,14 @@ import pytest
 
 from modelops_operator import builders, handlers
 from modelops_operator import conditions as c
-from modelops_operator.kube import Kube, KubeError, custom_path, load_client
+from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
 from support.cluster import Poller
-from support.operator_objects import model_deployment, model_version
+from support.operator_objects import create, model_deployment, model_version
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/modeldeployments.modelops.io"
 BAD_MODEL = "safety__classifier"
-
-
-@pytest.fixture(scope="module")
-def kube(apiserver: Any, crds: list[str]) -> Kube:
-    return Kube(load_client(str(apiserver.kubeconfig)))
 
 
 def _model_schema(crd: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +42,7 @@ def _bad_md(namespace: str) -> dict[str, Any]:
     return md
 
 
-def _try_create(kube: Kube, namespace: str, md: dict[str, Any]) -> bool:
+def _trycreate(kube: Kube, namespace: str, md: dict[str, Any]) -> bool:
     try:
         kube.request("POST", custom_path(namespace, "modeldeployments"), md)
     except KubeError as error:
@@ -64,34 +59,26 @@ def legacy_object(kube: Kube, namespace: str) -> Iterator[str]:
     _set_model_pattern(kube, "^[a-z][a-z0-9_]{0,38}[a-z0-9]$")
     try:
         md = _bad_md(namespace)
-        Poller(30, what="the legacy object stored").until(lambda: _try_create(kube, namespace, md))
+        Poller(30, what="the legacy object stored").until(lambda: _trycreate(kube, namespace, md))
     finally:
         _set_model_pattern(kube, strict)
     probe = _bad_md(namespace)
     probe["metadata"]["name"] = "probe"
     Poller(30, what="the strict pattern back in force").until(
-        lambda: not _try_create(kube, namespace, copy.deepcopy(probe))
+        lambda: not _trycreate(kube, namespace, copy.deepcopy(probe))
     )
     yield "legacy-model"
-
-
-def _create(kube: Kube, obj: dict[str, Any]) -> None:
-    body = copy.deepcopy(obj)
-    for key in ("uid", "generation", "creationTimestamp"):
-        body["metadata"].pop(key, None)
-    plural = "modelversions" if obj["kind"] == "ModelVersion" else "modeldeployments"
-    kube.request("POST", custom_path(obj["metadata"]["namespace"], plural), body)
 
 
 def test_a_broken_object_is_reported_on_itself_and_the_others_are_reconciled(
     kube: Kube, namespace: str, legacy_object: str
 ) -> None:
-    _create(kube, model_version("v1.0.0", namespace=namespace))
+    create(kube, model_version("v1.0.0", namespace=namespace))
     good = [
         model_deployment("v1.0.0", environment=env, namespace=namespace) for env in ("staging", "production")
     ]
     for md in good:
-        _create(kube, md)
+        create(kube, md)
     runtime = handlers.Runtime(Settings(namespaces=(namespace,)), kube, OperatorMetrics())
     handlers.resync_once(runtime)
     runtime.queue.run_due()

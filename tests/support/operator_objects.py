@@ -76,3 +76,16 @@ def model_deployment(
 def later(seconds: float) -> datetime:
     """T0 plus `seconds`."""
     return T0 + timedelta(seconds=seconds)
+
+
+def create(kube: Any, obj: dict[str, Any]) -> dict[str, Any]:
+    """POST a ModelVersion or ModelDeployment as a client would: without the fields the server sets."""
+    body = copy.deepcopy(obj)
+    for key in ("uid", "generation", "creationTimestamp"):
+        body["metadata"].pop(key, None)
+    plural = "modelversions" if obj["kind"] == "ModelVersion" else "modeldeployments"
+    namespace = obj["metadata"]["namespace"]
+    created: dict[str, Any] = kube.request(
+        "POST", f"/apis/modelops.io/v1alpha1/namespaces/{namespace}/{plural}", body
+    )
+    return created
