@@ -23,6 +23,7 @@ GROUP_PATH = "/apis/modelops.io/v1alpha1"
 TEMPORARY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 JSON_PATCH = "application/json-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
 
 
 class KubeError(Exception):
@@ -143,6 +144,10 @@ class Kube:
             "PATCH", path, ops, content_type=JSON_PATCH, query={"fieldManager": MANAGER}
         )
         return patched
+
+    def set_label(self, path: str, key: str, value: str | None) -> None:
+        """Set (or, with None, remove) one label of an object."""
+        self.request("PATCH", path, {"metadata": {"labels": {key: value}}}, content_type=MERGE_PATCH)
 
     def write_status(self, path: str, status: dict[str, Any]) -> None:
         """Replace the whole status of a custom object (keys the plan dropped disappear)."""

@@ -16,6 +16,21 @@ from modelops_operator.evidence import plan_environments
 from modelops_operator.kube import Kube, custom_path
 
 ENVIRONMENT_PRIORITY = ("production", "staging")
+# Kept "true" on a ModelVersion that serves or is the stable version of a ModelDeployment; the chart's
+# ValidatingAdmissionPolicy refuses to delete it (a rollback must find its target).
+IN_USE_LABEL = "modelops.io/in-use"
+
+
+def in_use(mv: dict[str, Any], deployments: list[dict[str, Any]]) -> bool:
+    """True when a ModelDeployment of the same model serves this version or keeps it as stable (pure)."""
+    spec = mv["spec"]
+    for md in deployments:
+        status = md.get("status") or {}
+        if md.get("spec", {}).get("model") != spec["model"]:
+            continue
+        if any(_same_version(status.get(k), spec["version"]) for k in ("servingVersion", "stableVersion")):
+            return True
+    return False
 
 
 def _same_version(a: Any, b: Any) -> bool:
@@ -90,3 +105,6 @@ def reconcile_model_version(kube: Kube, namespace: str, name: str) -> None:
     status = plan_status(mv, deployments, datetime.now(UTC))
     if status != (mv.get("status") or {}):
         kube.write_status(path, status)
+    wanted = "true" if in_use(mv, deployments) else None
+    if (mv["metadata"].get("labels") or {}).get(IN_USE_LABEL) != wanted:
+        kube.set_label(path, IN_USE_LABEL, wanted)

@@ -372,6 +372,14 @@ def _fail(draft: Draft, cause: str, reason: str, figures: dict[str, Any] | None 
             c.REASON_ROLLOUT_FAILED,
             f"{target} failed: {reason}; automatic rollback is off",
         )
+    elif draft.obs.stable_mv is None:
+        draft.plan.deployment = None  # nothing to build the stable version from: leave what runs
+        draft.degraded = (
+            True,
+            c.REASON_ROLLOUT_FAILED,
+            f"{target} failed: {reason}; cannot roll back: the ModelVersion of stable {stable} is gone; "
+            f"the running pods are left as they are; register {stable} again or deploy another version",
+        )
     elif draft.rollback.get("mode") == "Hold":
         _hold(draft, stable, reason)
     else:

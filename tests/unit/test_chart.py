@@ -51,7 +51,7 @@ def test_helm_lint_strict_passes() -> None:
 def test_default_render_has_the_operator_objects() -> None:
     kinds = sorted(d["kind"] for d in render())
     expected = ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding"]
-    admission = ["ValidatingAdmissionPolicy"] * 2 + ["ValidatingAdmissionPolicyBinding"] * 2
+    admission = ["ValidatingAdmissionPolicy"] * 3 + ["ValidatingAdmissionPolicyBinding"] * 3  # + in-use
     assert kinds == [*expected, "Deployment", "Service", "ServiceAccount", *admission]
 
 

@@ -34,3 +34,17 @@ def test_deployed_in_production_wins_the_seed_status() -> None:
 def test_promotion_is_immediate_without_analysis() -> None:
     inp = promotion.PromotionInput(md=model_deployment("v1.1.0"), candidate="v1.1.0", stable="v1.0.0", now=T0)
     assert promotion.decide(inp).verdict == promotion.PROMOTE
+
+
+def test_a_version_is_in_use_while_it_serves_or_is_stable_anywhere() -> None:
+    from modelops_operator.modelversion import in_use
+
+    mv = model_version("v1.0.0")
+    serving = model_deployment("v1.0.0", status={"servingVersion": "v1.0.0", "stableVersion": "v1.0.0"})
+    rolling = model_deployment("v1.1.0", status={"servingVersion": "1.1.0", "stableVersion": "v1.0.0"})
+    elsewhere = model_deployment("v2.0.0", status={"servingVersion": "v2.0.0", "stableVersion": "v2.0.0"})
+    other_model = model_deployment("v1.0.0", status={"servingVersion": "v1.0.0"})
+    other_model["spec"]["model"] = "intent_classifier"
+    assert in_use(mv, [serving]) and in_use(mv, [rolling])
+    assert not in_use(mv, [elsewhere, other_model])
+    assert not in_use(mv, [])

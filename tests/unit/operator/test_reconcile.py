@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -428,3 +429,18 @@ def test_a_version_scaled_to_zero_is_not_promoted_until_it_has_served() -> None:
     md["status"], md["spec"]["replicas"] = plan.status, 2
     plan = reconcile.plan(observe(md, deployment=done("v1.0.0"), now=later(10)), SETTINGS)
     assert plan.status["stableVersion"] == "v1.0.0"
+
+
+def test_a_deleted_stable_model_version_is_reported_not_rolled_back_to() -> None:
+    md = model_deployment("v1.2.0", status=serving("v1.1.0"))
+    started = reconcile.plan(observe(md, deployment=done("v1.1.0")), SETTINGS)
+    md["status"] = started.status
+    pod = PodState(name="p-new", version="v1.2.0", ready=False, health_reason=MISMATCH)
+    obs = observe(md, deployment=stuck("v1.2.0"), pods=(pod,), now=later(61))
+    gone = dataclasses.replace(obs, stable_mv=None)
+    plan = reconcile.plan(gone, SETTINGS)
+    assert plan.spec_patch is None and not plan.rolled_back and plan.deployment is None
+    degraded = cond(plan, c.DEGRADED)
+    assert degraded["reason"] == c.REASON_ROLLOUT_FAILED, "never RolledBack while the failed pods run"
+    assert "the ModelVersion of stable v1.1.0 is gone" in degraded["message"]
+    assert "lastRollback" not in plan.status
