@@ -221,3 +221,12 @@ def test_int8_below_the_agreement_threshold_fails_and_writes_nothing(hf_dir: Pat
     assert result.exit_code == 1
     assert "agrees with fp32 on too few" in result.output and "per-channel" in result.output
     assert list((models / MODEL_TYPE).iterdir()) == []
+
+
+async def test_optimize_fuses_the_graph_and_still_matches_transformers(hf_dir: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    result = _deploy(models, hf_dir, "--optimize")
+    assert result.exit_code == 0, result.output
+    facts = ModelMetadata.load(models / MODEL_TYPE / "v1.0.0").export
+    assert facts["optimized"] is True and facts["fused_operators"], facts
+    assert np.allclose(await _served_scores(models, None), _transformers_scores(TEXTS), atol=1e-4)
