@@ -9,6 +9,7 @@ the measured agreement (and accuracy drop, when the evaluation set is labelled) 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -88,13 +89,27 @@ def quantize_int8(
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
 ) -> dict[str, Any]:
     """Dynamic int8 weights (per-tensor, then per-channel); raise QuantizationError below min_agreement."""
+    from onnx.onnx_pb import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    FLOAT = TensorProto.FLOAT
 
     texts = [row.text for row in eval_set] if eval_set else list(DEFAULT_EVAL_TEXTS)
     reference = logits(fp32, encode, texts)
     tried: list[str] = []
     for per_channel in (False, True):
-        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=per_channel)
+        previous = logging.root.manager.disable
+        logging.disable(logging.WARNING)  # its "consider pre-processing" notice on the root logger
+        try:
+            quantize_dynamic(
+                str(fp32),
+                str(out),
+                weight_type=QuantType.QInt8,
+                per_channel=per_channel,
+                extra_options={"DefaultTensorType": FLOAT},  # fused (--optimize) ops lack shape inference
+            )
+        finally:
+            logging.disable(previous)
         quantized = logits(out, encode, texts)
         agreement = float(np.mean(quantized.argmax(axis=1) == reference.argmax(axis=1)))
         tried.append(f"{'per-channel' if per_channel else 'per-tensor'} {agreement:.3f}")
