@@ -142,6 +142,20 @@ def _export_staged(
     return moved, digest, final / signature.name if signature else None
 
 
+def export_into(
+    model_path: Path, directory: Path, model_type: str, version: str, *, report: Step, options: ExportOptions
+) -> ExportResult:
+    """`modelctl export`: export in a staging directory, then move the produced files into `directory`
+    (other files there, such as model.pt, stay), so a failed export leaves nothing behind."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".staging-", dir=directory.parent) as scratch:
+        staged = Path(scratch) / directory.name
+        exported = export_model(model_path, staged, model_type, version, report, options=options)
+        for produced in sorted(staged.iterdir()):
+            os.replace(produced, directory / produced.name)
+    return ExportResult(directory / ONNX_NAME, exported.metadata, exported.max_abs_diff)
+
+
 def deploy_model(request: DeployModelRequest, step: Step | None = None) -> DeployModelResult:
     """Run the seed's steps for one model version; `step` is told the name of each step as it starts."""
     report = step or (lambda _name: None)
@@ -150,6 +164,8 @@ def deploy_model(request: DeployModelRequest, step: Step | None = None) -> Deplo
     if request.export == "onnx":
         exported, digest, signature = _export_staged(request, model_dir, report)
     else:
+        if request.model_path.is_dir():
+            raise PackageError(f"{request.model_path} is a directory: deploy it with --export onnx")
         model_dir.mkdir(parents=True, exist_ok=True)
         report("copy model")
         copy_checkpoint(request.model_path, model_dir)

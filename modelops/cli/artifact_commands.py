@@ -99,12 +99,14 @@ def export_command(
     **flags: Any,
 ) -> None:
     """Export a model to model.onnx (dynamic axes), check parity and write metadata.json."""
-    from modelops.export import export_model
+    from modelops.pipeline import export_into
 
     directory = out_dir or ctx.models_dir / model_type / canonical(version)
     settings = _export_settings(flags)
     with progress("export") as step:
-        result = export_model(model_path, directory, model_type, canonical(version), step, options=settings)
+        result = export_into(
+            model_path, directory, model_type, canonical(version), report=step, options=settings
+        )
     data = {
         "onnx": str(result.onnx_path),
         "max_abs_diff": result.max_abs_diff,

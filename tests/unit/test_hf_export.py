@@ -230,3 +230,25 @@ async def test_optimize_fuses_the_graph_and_still_matches_transformers(hf_dir: P
     facts = ModelMetadata.load(models / MODEL_TYPE / "v1.0.0").export
     assert facts["optimized"] is True and facts["fused_operators"], facts
     assert np.allclose(await _served_scores(models, None), _transformers_scores(TEXTS), atol=1e-4)
+
+
+def test_export_command_adds_its_files_only_when_the_export_succeeds(hf_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("kept")
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    base = ["--models-dir", str(tmp_path / "models"), "export", "--type", MODEL_TYPE, "--version", "v1.0.0",
+            "--out-dir", str(out), "--model-path"]  # fmt: skip
+    refused = CliRunner().invoke(cli, [*base, str(_pickled(pickled))])
+    assert refused.exit_code == 1 and "--trust-pickle" in refused.output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    done = CliRunner().invoke(cli, [*base, str(hf_dir)])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "metadata.json",
+        "model.onnx",
+        "notes.txt",
+        "tokenizer.json",
+    ]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".staging")] == []
