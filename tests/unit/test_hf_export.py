@@ -120,20 +120,27 @@ def _pickled(folder: Path) -> Path:
     return folder / "model.pt"
 
 
+class _LogitsTuple(torch.nn.Module):
+    """The tiny BERT returning a plain tensor, as a user would trace it (no output dict)."""
+
+    def __init__(self, model: BertForSequenceClassification) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> torch.Tensor:
+        kwargs = {"attention_mask": attention_mask, "token_type_ids": token_type_ids, "return_dict": False}
+        return self.model(input_ids, **kwargs)[0]
+
+
 def _torchscript(folder: Path) -> Path:
-    model = BertForSequenceClassification.from_pretrained(_dir_with_torchscript_config(folder))
     ids = torch.tensor([[2, 10, 11, 3]])
-    traced = torch.jit.trace(model.eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids)))
+    traced = torch.jit.trace(
+        _LogitsTuple(_tiny_bert()).eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids))
+    )
     traced.save(str(folder / "model.pt"))
     return folder / "model.pt"
-
-
-def _dir_with_torchscript_config(folder: Path) -> Path:
-    saved = folder / "hf"
-    model = _tiny_bert()
-    model.config.torchscript = True
-    model.save_pretrained(saved)
-    return saved
 
 
 @pytest.mark.parametrize(("build", "flags"), [(_pickled, ["--trust-pickle"]), (_torchscript, [])])
