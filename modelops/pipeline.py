@@ -17,7 +17,7 @@ from pathlib import Path
 from modelops.export import ONNX_NAME, ExportOptions, ExportResult, export_model
 from modelops.package.archive import build_package
 from modelops.package.errors import PackageError
-from modelops.package.manifest import write_manifest
+from modelops.package.manifest import MANIFEST_NAME, SIGNATURE_NAME, write_manifest
 from modelops.package.signing import sign_model_dir
 from modelops.versions import canonical, parse_version
 
@@ -122,6 +122,17 @@ def _publish(staged: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _carry_over(final: Path, staged: Path) -> None:
+    """Files already in the version directory that the export does not produce (e.g. the trainer's
+    metrics.json) stay, and are hashed and signed with the rest; the old manifest and signature do not."""
+    if not final.is_dir():
+        return
+    for path in final.iterdir():
+        sealed = path.name in {MANIFEST_NAME, SIGNATURE_NAME}
+        if path.is_file() and not sealed and not (staged / path.name).exists():
+            shutil.copy2(path, staged / path.name)
+
+
 def _export_staged(
     request: DeployModelRequest, final: Path, report: Step
 ) -> tuple[ExportResult, str, Path | None]:
@@ -136,6 +147,7 @@ def _export_staged(
         if request.model_path.is_file():
             report("copy model")
             copy_checkpoint(request.model_path, staged)
+        _carry_over(final, staged)
         digest, signature = _seal(staged, request.sign_key, report)
         _publish(staged, final)
     moved = ExportResult(final / ONNX_NAME, exported.metadata, exported.max_abs_diff)

@@ -259,3 +259,16 @@ def test_export_command_adds_its_files_only_when_the_export_succeeds(hf_dir: Pat
         "tokenizer.json",
     ]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".staging")] == []
+
+
+def test_redeploying_a_version_keeps_the_trainers_other_files(hf_dir: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    version_dir = models / MODEL_TYPE / "v1.0.0"
+    version_dir.mkdir(parents=True)
+    (version_dir / "metrics.json").write_text('{"accuracy": 0.5}')
+    result = _deploy(models, hf_dir)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    assert (version_dir / "metrics.json").read_text() == '{"accuracy": 0.5}' and "metrics.json" in manifest[
+        "files"
+    ]
