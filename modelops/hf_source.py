@@ -128,6 +128,7 @@ def _build(directory: Path) -> Any:
     import transformers
 
     transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         model, info = transformers.AutoModelForSequenceClassification.from_pretrained(
             str(directory), local_files_only=True, attn_implementation="eager", output_loading_info=True
