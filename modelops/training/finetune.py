@@ -112,7 +112,9 @@ def cache_key(task: FinetuneTask, settings: FinetuneSettings, base: Path) -> str
     """Hash of the data, the fine-tuning code, task + settings, and the base weights and tokenizer."""
     weights = _weights(base)
     assert weights is not None
-    described = json.dumps({"task": asdict(task), "settings": asdict(settings)}, sort_keys=True, default=str)
+    # Dataset file names, not paths: the same data in another checkout (CI's clone) hits the same entry.
+    facts = {**asdict(task), "datasets": [path.name for path in task.datasets]}
+    described = json.dumps({"task": facts, "settings": asdict(settings)}, sort_keys=True)
     return _sha(
         *(path.read_bytes() for path in task.datasets),
         Path(__file__).read_bytes(),

@@ -3,6 +3,7 @@ entry is reused without training. Cheap: it hashes the installed base weights bu
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -38,3 +39,16 @@ def test_cache_key_follows_settings_and_a_finished_entry_is_reused(tmp_path: Pat
     (entry / DONE_MARKER).write_text("ok\n")
     result = finetune_cached(task, FinetuneSettings(), cache_root=tmp_path)
     assert result.cached and result.directory == entry and result.metrics == {"accuracy": 0.5}
+
+
+def test_cache_key_depends_on_data_content_not_on_where_the_checkout_is(tmp_path: Path) -> None:
+    task: Any = _intent_task()
+    base = base_model_dir()
+    moved = []
+    for path in task.datasets:
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+        moved.append(tmp_path / path.name)
+    same = dataclasses.replace(task, datasets=moved)
+    assert cache_key(same, FinetuneSettings(), base) == cache_key(task, FinetuneSettings(), base)
+    moved[0].write_bytes(moved[0].read_bytes() + b"greeting\tHowdy partner\n")
+    assert cache_key(same, FinetuneSettings(), base) != cache_key(task, FinetuneSettings(), base)
