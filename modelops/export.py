@@ -1,10 +1,12 @@
-"""Export a trained checkpoint (`model.pt`) to ONNX, prove parity with ONNX Runtime, write metadata.
+"""Export a model (see `modelops.sources` for what is accepted) to ONNX, prove parity with ONNX Runtime,
+optionally optimize and quantize it, and write metadata.
 
 `modelctl export` and `modelctl deploy-model` (`modelops.pipeline`) call `export_model`. The ONNX graph
-takes `input_ids` and `attention_mask` (int64, dynamic batch and sequence axes) and returns `logits`.
-Parity: torch and ONNX Runtime must agree within PARITY_TOLERANCE on batches of several sizes and
-lengths. The golden input/output written into `metadata.json` is what the inference server replays
-before it declares the model ready.
+takes exactly the model's own inputs (`input_ids`, `attention_mask`, `token_type_ids` where the model has
+them; int64, dynamic batch and sequence axes) and returns `logits`. Parity: torch and ONNX Runtime must
+agree within PARITY_TOLERANCE on batches of several sizes and lengths. The golden input/output written
+into `metadata.json` comes from the final graph and is what the inference server replays before it
+declares the model ready.
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from modelops.package.metadata import Golden, ModelMetadata, TensorSpec
-from modelops.training.checkpoint import Checkpoint, load_checkpoint
-from modelops.training.tokenizer import encode
+from modelops.quantize import DEFAULT_MIN_AGREEMENT, QuantizationError, optimize, quantize_int8, session
+from modelops.sources import SourceError, SourceModel, load_source
 
 ONNX_NAME = "model.onnx"
 TOKENIZER_NAME = "tokenizer.json"
@@ -35,15 +36,22 @@ PARITY_TEXTS = (
     "I feel tired",
     "Can you help me book an appointment with a therapist next week please",
 )
-INPUTS = [
-    TensorSpec(name="input_ids", dtype="int64", shape=["batch", "sequence"]),
-    TensorSpec(name="attention_mask", dtype="int64", shape=["batch", "sequence"]),
-]
 Step = Callable[[str], None]
 
 
 class ExportError(RuntimeError):
     """The export failed or the exported graph does not reproduce the torch model."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to load the source and what to do to the graph after the fp32 export."""
+
+    trust_pickle: bool = False
+    optimize: bool = False
+    quantize: str | None = None
+    eval_data: Path | None = None
+    min_agreement: float = DEFAULT_MIN_AGREEMENT
 
 
 @dataclass(frozen=True)
@@ -55,55 +63,69 @@ class ExportResult:
     max_abs_diff: float
 
 
+class _LogitsOnly(torch.nn.Module):
+    """Positional input tensors in, the logits tensor out: the signature the ONNX graph gets."""
+
+    def __init__(self, source: SourceModel) -> None:
+        super().__init__()
+        self.source = source
+        self.inner = source.module
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        return self.source.logits(tensors, self.inner)
+
+
+def _traceable(source: SourceModel) -> torch.nn.Module:
+    """A TorchScript module is exported as it is (a tracer cannot step into one inside a wrapper); its
+    first output becomes `logits`. Anything else goes through `_LogitsOnly`."""
+    if isinstance(source.module, torch.jit.ScriptModule):
+        return source.module
+    return _LogitsOnly(source).eval()
+
+
+def _inputs(source: SourceModel) -> list[TensorSpec]:
+    return [TensorSpec(name=name, dtype="int64", shape=["batch", "sequence"]) for name in source.input_names]
+
+
 def _outputs(num_labels: int) -> list[TensorSpec]:
     return [TensorSpec(name="logits", dtype="float32", shape=["batch", num_labels])]
 
 
-def _feeds(checkpoint: Checkpoint, texts: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
-    ids, mask = encode(checkpoint.tokenizer, texts)
-    return {"input_ids": np.array(ids, dtype=np.int64), "attention_mask": np.array(mask, dtype=np.int64)}
+def write_onnx(source: SourceModel, path: Path) -> None:
+    """Trace the model to ONNX with dynamic batch and sequence axes, inputs exactly the model's."""
+    feeds = source.encode(PARITY_TEXTS[:2])
+    example = tuple(torch.from_numpy(feeds[name]) for name in source.input_names)
+    dynamic: dict[str, dict[int, str]] = {name: {0: "batch", 1: "sequence"} for name in source.input_names}
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notices
+            torch.onnx.export(
+                _traceable(source),
+                example,
+                str(path),
+                input_names=list(source.input_names),
+                output_names=["logits"],
+                dynamic_axes={**dynamic, "logits": {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+    except Exception as error:
+        raise ExportError(f"ONNX export failed ({source.kind}): {_first_line(error)}") from error
 
 
-def write_onnx(checkpoint: Checkpoint, path: Path) -> None:
-    """Trace the model to ONNX with dynamic batch and sequence axes."""
-    feeds = _feeds(checkpoint, PARITY_TEXTS[:2])
-    example = (torch.from_numpy(feeds["input_ids"]), torch.from_numpy(feeds["attention_mask"]))
-    dynamic = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(
-            checkpoint.model,
-            example,
-            str(path),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["logits"],
-            dynamic_axes={**dynamic, "logits": {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
-
-
-def _session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _torch_logits(checkpoint: Checkpoint, feeds: dict[str, np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+def _torch_logits(source: SourceModel, feeds: dict[str, np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
     with torch.no_grad():
-        logits = checkpoint.model(
-            torch.from_numpy(feeds["input_ids"]), torch.from_numpy(feeds["attention_mask"])
-        )
+        logits = source.logits([torch.from_numpy(feeds[name]) for name in source.input_names])
     return np.asarray(logits.numpy())
 
 
-def check_parity(checkpoint: Checkpoint, onnx_path: Path, tolerance: float = PARITY_TOLERANCE) -> float:
+def check_parity(source: SourceModel, onnx_path: Path, tolerance: float = PARITY_TOLERANCE) -> float:
     """Largest |torch - ORT| over batches of 1, 2 and 4 texts; raise ExportError above tolerance."""
-    session, worst = _session(onnx_path), 0.0
+    runner, worst = session(onnx_path), 0.0
     for size in (1, 2, len(PARITY_TEXTS)):
-        feeds = _feeds(checkpoint, PARITY_TEXTS[:size])
-        onnx_logits = session.run(["logits"], feeds)[0]
-        worst = max(worst, float(np.max(np.abs(onnx_logits - _torch_logits(checkpoint, feeds)))))
+        feeds = source.encode(PARITY_TEXTS[:size])
+        onnx_logits = runner.run(["logits"], feeds)[0]
+        worst = max(worst, float(np.max(np.abs(onnx_logits - _torch_logits(source, feeds)))))
     if not worst <= tolerance:
         raise ExportError(f"ONNX Runtime differs from torch by {worst:.3g} (tolerance {tolerance:g})")
     return worst
@@ -115,52 +137,116 @@ def _softmax(logits: Sequence[float]) -> list[float]:
     return [value / sum(exps) for value in exps]
 
 
-def golden_answer(checkpoint: Checkpoint, onnx_path: Path, text: str) -> Golden:
+def golden_answer(source: SourceModel, onnx_path: Path, text: str) -> Golden:
     """The label and per-label probabilities ONNX Runtime gives for `text`."""
-    logits = _session(onnx_path).run(["logits"], _feeds(checkpoint, [text]))[0][0]
+    logits = session(onnx_path).run(["logits"], source.encode([text]))[0][0]
     scores = _softmax([float(value) for value in logits])
     best = max(range(len(scores)), key=scores.__getitem__)
     return Golden(
         text=text,
-        label=checkpoint.labels[best],
-        scores={label: round(score, 6) for label, score in zip(checkpoint.labels, scores, strict=True)},
+        label=source.labels[best],
+        scores={label: round(score, 6) for label, score in zip(source.labels, scores, strict=True)},
         tolerance=GOLDEN_TOLERANCE,
     )
 
 
-def build_metadata(checkpoint: Checkpoint, model_type: str, version: str, golden: Golden) -> ModelMetadata:
-    """metadata.json contents: signature, labels, golden check, metrics and training facts."""
+def build_metadata(
+    source: SourceModel, model_type: str, version: str, golden: Golden, export: dict[str, Any]
+) -> ModelMetadata:
+    """metadata.json contents: signature, labels, golden check, metrics, training and export facts."""
     return ModelMetadata(
         model_type=model_type,
         version=version,
-        labels=list(checkpoint.labels),
-        inputs=list(INPUTS),
-        outputs=_outputs(len(checkpoint.labels)),
-        max_length=checkpoint.max_length,
+        labels=list(source.labels),
+        inputs=_inputs(source),
+        outputs=_outputs(len(source.labels)),
+        max_length=source.max_length,
         golden=golden,
-        metrics=dict(checkpoint.metrics),
-        training=dict(checkpoint.training),
+        metrics=dict(source.metrics),
+        training=dict(source.training),
+        export=export,
     )
+
+
+def _post_process(
+    source: SourceModel, onnx_path: Path, options: ExportOptions, report: Step
+) -> dict[str, Any]:
+    """--optimize then --quantize, each replacing model.onnx; returns what was done, for metadata."""
+    facts: dict[str, Any] = {"source_format": source.kind}
+    scratch = onnx_path.with_name("model.fp32.onnx")
+    try:
+        if options.optimize:
+            report("optimize (ONNX Runtime transformer fusions)")
+            onnx_path.replace(scratch)
+            config = getattr(source.module, "config", None)
+            heads, hidden = getattr(config, "num_attention_heads", 0), getattr(config, "hidden_size", 0)
+            facts.update(optimize(scratch, onnx_path, source.encode, heads, hidden))
+        if options.quantize == "int8":
+            report("quantize int8 and check agreement with fp32")
+            onnx_path.replace(scratch)
+            eval_set = _eval_set(options.eval_data)
+            facts.update(
+                quantize_int8(
+                    scratch,
+                    onnx_path,
+                    source.encode,
+                    source.labels,
+                    eval_set=eval_set,
+                    min_agreement=options.min_agreement,
+                )
+            )
+    except QuantizationError as error:
+        raise ExportError(str(error)) from error
+    finally:
+        scratch.unlink(missing_ok=True)
+    return facts
+
+
+def _eval_set(path: Path | None) -> list[Any] | None:
+    if path is None:
+        return None
+    from modelops.training.data import DatasetError, load_tsv
+
+    try:
+        return load_tsv(path)
+    except DatasetError as error:
+        raise ExportError(str(error)) from error
 
 
 def export_model(
-    model_path: Path | str, out_dir: Path | str, model_type: str, version: str, step: Step | None = None
+    model_path: Path | str,
+    out_dir: Path | str,
+    model_type: str,
+    version: str,
+    step: Step | None = None,
+    *,
+    options: ExportOptions | None = None,
 ) -> ExportResult:
-    """model.pt → out_dir/{model.onnx, tokenizer.json, metadata.json}, parity-checked."""
+    """model path → out_dir/{model.onnx, tokenizer.json, metadata.json}, parity-checked."""
     report = step or (lambda _name: None)
+    options = options or ExportOptions()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report("load checkpoint")
-    checkpoint = load_checkpoint(model_path)
+    report("load model")
+    source = load_source(model_path, trust_pickle=options.trust_pickle)
     onnx_path = out_dir / ONNX_NAME
     report("export to ONNX")
-    write_onnx(checkpoint, onnx_path)
+    write_onnx(source, onnx_path)
     report("check parity with ONNX Runtime")
-    worst = check_parity(checkpoint, onnx_path)
+    worst = check_parity(source, onnx_path)
+    facts = {**_post_process(source, onnx_path, options, report), "parity_max_abs_diff": worst}
     report("write metadata and golden check")
-    (out_dir / TOKENIZER_NAME).write_text(checkpoint.tokenizer.to_str(), encoding="utf-8")
+    (out_dir / TOKENIZER_NAME).write_text(source.tokenizer.to_str(), encoding="utf-8")
     metadata = build_metadata(
-        checkpoint, model_type, version, golden_answer(checkpoint, onnx_path, PARITY_TEXTS[1])
+        source, model_type, version, golden_answer(source, onnx_path, PARITY_TEXTS[1]), facts
     )
     metadata.save(out_dir)
     return ExportResult(onnx_path=onnx_path, metadata=metadata, max_abs_diff=worst)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:300]
+
+
+__all__ = ["ExportError", "ExportOptions", "ExportResult", "SourceError", "export_model"]

@@ -1,5 +1,6 @@
-"""`modelctl export | package | sign | verify | keygen | deploy-model`: turning a trained `model.pt`
-into a verified, signed, packaged model directory in the seed's layout.
+"""`modelctl export | package | sign | verify | keygen | deploy-model`: turning a trained model (the
+project's `model.pt`, a Hugging Face `save_pretrained` directory, a TorchScript or pickled module) into
+a verified, signed, packaged model directory in the seed's layout.
 
 Heavy imports (torch, ONNX Runtime, model-signing) happen inside the commands so registry commands
 start fast.
@@ -19,6 +20,11 @@ from modelops.versions import canonical
 
 PathType = click.Path(path_type=Path)
 ExistingFile = click.Path(path_type=Path, exists=True, dir_okay=False)
+ModelSource = click.Path(path_type=Path, exists=True)
+MODEL_PATH_HELP = (
+    "A save_pretrained directory, the modelops model.pt, a TorchScript module, or a pickled module "
+    "(with --trust-pickle)."
+)
 
 
 def _model_dir(ctx: CliContext, model_type: str, version: str, model_dir: Path | None) -> Path:
@@ -26,6 +32,38 @@ def _model_dir(ctx: CliContext, model_type: str, version: str, model_dir: Path |
     if not directory.is_dir():
         raise click.ClickException(f"model directory {directory} does not exist")
     return directory
+
+
+def export_options(command: Any) -> Any:
+    """--trust-pickle, --optimize, --quantize, --eval-data, --min-agreement."""
+    options = [
+        click.option("--min-agreement", type=click.FloatRange(0.0), default=None,
+                     help="Least fp32/int8 label agreement on the evaluation set (default 0.98)."),
+        click.option("--eval-data", type=ExistingFile, default=None,
+                     help="label<TAB>text file the quantized model is checked on."),
+        click.option("--quantize", type=click.Choice(["int8"]), default=None,
+                     help="Dynamic int8 quantization, checked against fp32."),
+        click.option("--optimize", is_flag=True, help="ONNX Runtime transformer fusions (BERT family)."),
+        click.option("--trust-pickle", is_flag=True,
+                     help="Allow a pickled torch.nn.Module (loading it runs code from the file)."),
+    ]  # fmt: skip
+    for option in options:
+        command = option(command)
+    return command
+
+
+def _export_settings(flags: dict[str, Any]) -> Any:
+    from modelops.export import ExportOptions
+    from modelops.quantize import DEFAULT_MIN_AGREEMENT
+
+    minimum = flags.pop("min_agreement")
+    return ExportOptions(
+        trust_pickle=flags.pop("trust_pickle"),
+        optimize=flags.pop("optimize"),
+        quantize=flags.pop("quantize"),
+        eval_data=flags.pop("eval_data"),
+        min_agreement=DEFAULT_MIN_AGREEMENT if minimum is None else minimum,
+    )
 
 
 def type_and_version(command: Any) -> Any:
@@ -43,29 +81,36 @@ def type_and_version(command: Any) -> Any:
 
 @click.command("export")
 @click.option("--type", "model_type", required=True)
-@click.option("--model-path", type=ExistingFile, required=True, help="Trained checkpoint (model.pt).")
+@click.option("--model-path", type=ModelSource, required=True, help=MODEL_PATH_HELP)
 @click.option("--version", "version", required=True)
 @click.option("--out-dir", type=PathType, help="Default: <models-dir>/<type>/<version>.")
+@export_options
 @output_option
 @pass_context
 def export_command(
     ctx: CliContext,
+    /,
     *,
     model_type: str,
     model_path: Path,
     version: str,
     out_dir: Path | None,
     output: str | None,
+    **flags: Any,
 ) -> None:
-    """Export model.pt to model.onnx (dynamic axes), check parity and write metadata.json."""
-    from modelops.export import export_model
+    """Export a model to model.onnx (dynamic axes), check parity and write metadata.json."""
+    from modelops.pipeline import export_into
 
     directory = out_dir or ctx.models_dir / model_type / canonical(version)
+    settings = _export_settings(flags)
     with progress("export") as step:
-        result = export_model(model_path, directory, model_type, canonical(version), step)
+        result = export_into(
+            model_path, directory, model_type, canonical(version), report=step, options=settings
+        )
     data = {
         "onnx": str(result.onnx_path),
         "max_abs_diff": result.max_abs_diff,
+        "agreement": result.metadata.export.get("agreement"),
         "golden_label": result.metadata.golden.label if result.metadata.golden else None,
         **result.metadata.metrics,
     }
@@ -201,9 +246,10 @@ def keygen(ctx: CliContext, *, out_dir: Path, output: str | None) -> None:
 
 @click.command("deploy-model")
 @click.option("--type", "model_type", required=True)
-@click.option("--model-path", type=ExistingFile, required=True)
+@click.option("--model-path", type=ModelSource, required=True, help=MODEL_PATH_HELP)
 @click.option("--version", "version", required=True)
 @click.option("--export", "export_format", type=click.Choice(["onnx"]), default=None)
+@export_options
 @click.option("--package/--no-package", "make_package", default=False)
 @click.option("--sign-key", type=ExistingFile, default=None, help="Sign with this private key.")
 @click.option("--packages-dir", type=PathType, default=None)
@@ -211,6 +257,7 @@ def keygen(ctx: CliContext, *, out_dir: Path, output: str | None) -> None:
 @pass_context
 def deploy_model_command(
     ctx: CliContext,
+    /,
     *,
     model_type: str,
     model_path: Path,
@@ -220,6 +267,7 @@ def deploy_model_command(
     sign_key: Path | None,
     packages_dir: Path | None,
     output: str | None,
+    **flags: Any,
 ) -> None:
     """The seed's deploy_model.py: copy, --export onnx, manifest, sign, latest link, --package."""
     from modelops.pipeline import DeployModelRequest, deploy_model
@@ -233,6 +281,7 @@ def deploy_model_command(
         package=make_package,
         sign_key=sign_key,
         packages_dir=packages_dir,
+        options=_export_settings(flags),
     )
     with progress(f"deploy-model {model_type} {request.version}") as step:
         result = deploy_model(request, step)
@@ -242,6 +291,7 @@ def deploy_model_command(
         "signature": str(result.signature) if result.signature else None,
         "package": str(result.package) if result.package else None,
         "parity_max_abs_diff": result.export.max_abs_diff if result.export else None,
+        "agreement": result.export.metadata.export.get("agreement") if result.export else None,
     }
     render(data, chosen_output(ctx, output), title="deploy-model")
     if chosen_output(ctx, output) == "table":

@@ -75,6 +75,7 @@ class ModelMetadata:
     golden: Golden | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    export: dict[str, Any] = field(default_factory=dict)  # source format, optimize/quantize facts
     created_at: str = field(default_factory=_now)
     framework: str = "onnx"
 
@@ -108,6 +109,7 @@ class ModelMetadata:
             golden=Golden.from_dict(golden) if golden is not None else None,
             metrics={str(k): float(v) for k, v in dict(mapping.get("metrics", {})).items()},
             training=dict(mapping.get("training", {})),
+            export=dict(mapping.get("export", {})),
             created_at=str(mapping.get("created_at", "")),
             framework=str(mapping.get("framework", "onnx")),
         )

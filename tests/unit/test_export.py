@@ -17,6 +17,7 @@ from modelops.export import ExportError, check_parity, export_model
 from modelops.package.manifest import verify_manifest
 from modelops.package.metadata import ModelMetadata
 from modelops.pipeline import DeployModelRequest, deploy_model
+from modelops.sources import load_source
 from modelops.training.checkpoint import CheckpointError, load_checkpoint
 from modelops.training.data import load_tsv
 from modelops.training.example import ExampleTask, write_outputs
@@ -79,15 +80,15 @@ def test_parity_and_golden_check_written_to_metadata(exported: Path, checkpoint_
     assert TASK.labels[int(scores.argmax())] == metadata.golden.label
     expected = [metadata.golden.scores[label] for label in TASK.labels]
     assert np.allclose(scores, expected, atol=metadata.golden.tolerance)
-    assert check_parity(load_checkpoint(checkpoint_path), exported / "model.onnx") < 1e-4
+    assert check_parity(load_source(checkpoint_path), exported / "model.onnx") < 1e-4
 
 
 def test_parity_check_catches_a_different_model(exported: Path, checkpoint_path: Path) -> None:
-    checkpoint = load_checkpoint(checkpoint_path)
+    source = load_source(checkpoint_path)
     with torch.no_grad():
-        checkpoint.model.head.bias.add_(0.5)
+        source.module.head.bias.add_(0.5)
     with pytest.raises(ExportError, match="differs from torch"):
-        check_parity(checkpoint, exported / "model.onnx")
+        check_parity(source, exported / "model.onnx")
 
 
 def test_non_checkpoint_file_is_refused(tmp_path: Path) -> None:

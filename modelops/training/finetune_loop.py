@@ -1,0 +1,131 @@
+"""The torch side of fine-tuning: load the pretrained encoder with a fresh classification head, train it
+with AdamW and a linear warm-up/decay schedule (a progress bar on a terminal), and predict a split.
+
+Called only by `modelops.training.finetune` (heavy imports stay out of the cache look-up path).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer
+
+from modelops.sources import configure_tokenizer
+from modelops.training.data import LabelledText
+from modelops.training.finetune import FinetuneSettings, FinetuneTask
+
+EVAL_BATCH = 64
+
+
+def load_base(base: Path, labels: Sequence[str], settings: FinetuneSettings) -> tuple[Any, Tokenizer]:
+    """BertForSequenceClassification from the base encoder's weights, and its tokenizer."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    import transformers
+
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    torch.manual_seed(settings.seed)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        str(base),
+        local_files_only=True,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: index for index, label in enumerate(labels)},
+        attn_implementation="eager",
+    )
+    tokenizer = configure_tokenizer(Tokenizer.from_file(str(base / "tokenizer.json")), settings.max_length)
+    return model, tokenizer
+
+
+def _batch(tokenizer: Tokenizer, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+    encodings = tokenizer.encode_batch(list(texts))
+    return {
+        "input_ids": torch.tensor([e.ids for e in encodings]),
+        "attention_mask": torch.tensor([e.attention_mask for e in encodings]),
+        "token_type_ids": torch.tensor([e.type_ids for e in encodings]),
+    }
+
+
+def fit(
+    model: Any,
+    tokenizer: Tokenizer,
+    rows: Sequence[LabelledText],
+    task: FinetuneTask,
+    *,
+    settings: FinetuneSettings,
+    show_progress: bool,
+) -> None:
+    """Train in place; rows are already shuffled, each epoch reshuffles with the seed."""
+    import transformers
+
+    steps_per_epoch = (len(rows) + settings.batch_size - 1) // settings.batch_size
+    total = steps_per_epoch * settings.epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01)
+    schedule = transformers.get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
+        optimizer, int(total * settings.warmup_fraction), total
+    )
+    weights = torch.ones(len(task.labels))
+    if task.positive_label:
+        weights[task.labels.index(task.positive_label)] = settings.positive_weight
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    generator = torch.Generator().manual_seed(settings.seed)
+    model.train()
+    with _progress(show_progress, total) as advance:
+        for epoch in range(settings.epochs):
+            order = torch.randperm(len(rows), generator=generator).tolist()
+            for start in range(0, len(order), settings.batch_size):
+                chunk = [rows[i] for i in order[start : start + settings.batch_size]]
+                target = torch.tensor([task.labels.index(row.label) for row in chunk])
+                logits = model(**_batch(tokenizer, [row.text for row in chunk])).logits
+                loss = loss_fn(logits, target)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad()
+                advance(epoch + 1, loss.item())
+    model.eval()
+
+
+def evaluate(
+    model: Any, tokenizer: Tokenizer, rows: Sequence[LabelledText], labels: Sequence[str]
+) -> tuple[list[int], list[int]]:
+    """(true class ids, predicted class ids) for rows."""
+    predicted: list[int] = []
+    with torch.no_grad():
+        for start in range(0, len(rows), EVAL_BATCH):
+            texts = [row.text for row in rows[start : start + EVAL_BATCH]]
+            predicted.extend(model(**_batch(tokenizer, texts)).logits.argmax(dim=1).tolist())
+    return [list(labels).index(row.label) for row in rows], predicted
+
+
+class _progress:
+    """A rich progress bar (epoch, step, loss) on a terminal; silent otherwise."""
+
+    def __init__(self, show: bool, total: int) -> None:
+        self.show, self.total = show, total
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Any:
+        if self.show:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn())  # fmt: skip
+            self.bar.start()
+            self.task = self.bar.add_task("fine-tune", total=self.total)
+        return self._advance
+
+    def _advance(self, epoch: int, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=f"epoch {epoch} loss {loss:.3f}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
