@@ -12,6 +12,8 @@ import io
 import random
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -54,17 +56,23 @@ def _archive(members: list[tuple[str, bytes, bytes, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def _extract(blob: bytes, limits: ExtractLimits = LIMITS) -> tuple[Path, Path, ArchiveError | None]:
-    root = Path(tempfile.mkdtemp(prefix="fuzz-"))
-    (root / "outside").mkdir()
-    package = root / "p.tar.gz"
-    package.write_bytes(blob)
-    dest = root / "dest"
-    try:
-        extract_package(package, dest, limits)
-    except ArchiveError as error:
-        return root, dest, error
-    return root, dest, None
+@contextmanager
+def _extracted(
+    blob: bytes, limits: ExtractLimits = LIMITS
+) -> Iterator[tuple[Path, Path, ArchiveError | None]]:
+    """Extract `blob` in a scratch dir of its own, removed afterwards (hypothesis runs it often)."""
+    with tempfile.TemporaryDirectory(prefix="fuzz-") as scratch:
+        root = Path(scratch)
+        (root / "outside").mkdir()
+        package = root / "p.tar.gz"
+        package.write_bytes(blob)
+        dest = root / "dest"
+        try:
+            extract_package(package, dest, limits)
+        except ArchiveError as error:
+            yield root, dest, error
+            return
+        yield root, dest, None
 
 
 def _assert_contained(root: Path, dest: Path, error: ArchiveError | None) -> None:
@@ -91,7 +99,8 @@ def _assert_contained(root: Path, dest: Path, error: ArchiveError | None) -> Non
 def test_hostile_archives_extract_only_inside_the_destination(
     members: list[tuple[str, bytes, bytes, str]],
 ) -> None:
-    _assert_contained(*_extract(_archive(members)))
+    with _extracted(_archive(members)) as extracted:
+        _assert_contained(*extracted)
 
 
 @FUZZ
@@ -99,8 +108,8 @@ def test_hostile_archives_extract_only_inside_the_destination(
 def test_garbage_and_truncated_packages_fail_only_with_archive_error(noise: bytes, cut: int) -> None:
     valid = _archive([("model.onnx", tarfile.REGTYPE, b"x" * 1000, "a")])
     for blob in (noise, valid[:cut], valid[: len(valid) // 2] + noise):
-        root, dest, error = _extract(blob)
-        _assert_contained(root, dest, error)
+        with _extracted(blob) as extracted:
+            _assert_contained(*extracted)
 
 
 _SAFE_FILES = st.dictionaries(
@@ -137,6 +146,6 @@ def test_corrupted_compressed_streams_fail_only_with_archive_error(flips: list[t
     blob = bytearray(_BIG_VALID)
     for offset, value in flips:
         blob[offset] = value
-    root, dest, error = _extract(bytes(blob), ExtractLimits())
-    assert not any((root / "outside").iterdir())
-    assert error is not None or sorted(p.name for p in dest.iterdir()) == ["f0", "f1", "f2"]
+    with _extracted(bytes(blob), ExtractLimits()) as (root, dest, error):
+        assert not any((root / "outside").iterdir())
+        assert error is not None or sorted(p.name for p in dest.iterdir()) == ["f0", "f1", "f2"]
