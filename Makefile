@@ -10,7 +10,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: help install lint format test test-unit test-integration test-e2e demo demo-down sync-crds cluster-down
-.PHONY: node-install lint-node test-node
+.PHONY: node-install lint-node test-node kserve-clients
+
+# KServe's Python clients run from their own venv (kserve pins protobuf/grpcio-tools versions that differ from the
+# project's), built once from a pinned file and cached under $(CACHE), keyed by that file's hash; the unit test
+# tests/unit/server/test_kserve_clients.py runs hack/check_kserve_clients.py with its python.
+KSERVE_REQS := hack/kserve-clients.txt
+KSERVE_VENV := $(CACHE)/kserve-clients-$(shell cat $(KSERVE_REQS) | sha256sum | cut -c1-16)
+export MODELOPS_KSERVE_PYTHON := $(KSERVE_VENV)/bin/python
 
 # The Node.js client (clients/node): npm ci from package-lock.json, cached under $(CACHE)/npm; onnxruntime-node's
 # CPU binaries ship in its npm tarball, so its optional CUDA download is skipped (no network but the registry).
@@ -44,9 +51,18 @@ format: install ## apply ruff's formatting and fixes
 
 test: lint test-unit test-node test-integration test-e2e ## lint, then unit -> node -> integration -> e2e
 
-test-unit: install ## unit tier: no cluster (the chart tests need the built helm)
+test-unit: install kserve-clients ## unit tier: no cluster (the chart tests need the built helm)
 	hack/localkube build
 	$(PY) -m pytest tests/unit -q
+
+kserve-clients: $(KSERVE_VENV)/.installed ## the separate venv with KServe's Python clients (idempotent)
+
+# No file prerequisite: the directory's name is the pinned file's hash. Built aside and renamed into place, so a
+# failed or concurrent build never leaves a half venv (use its bin/python; its other bin/ scripts name the build path).
+$(KSERVE_VENV)/.installed:
+	@set -e; tmp=$(KSERVE_VENV).tmp-$$$$; trap 'rm -rf $$tmp' EXIT; mkdir -p $(CACHE); $(PYTHON) -m venv $$tmp; \
+	$$tmp/bin/python -m pip install -q -r $(KSERVE_REQS); touch $$tmp/.installed; \
+	rm -rf $(KSERVE_VENV); mv -T $$tmp $(KSERVE_VENV)
 
 node-install: $(NODE_STAMP) ## npm ci for the Node.js client (idempotent)
 

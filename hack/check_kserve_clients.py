@@ -1,14 +1,17 @@
 """KServe's Python clients (InferenceRESTClient v2, InferenceGRPCClient) against a running modelops-server.
 
-Not part of `make test`: the `kserve` package pins protobuf/grpcio-tools/kubernetes versions that differ
-from the project's, so it runs from its own virtual environment:
+Run by tests/unit/server/test_kserve_clients.py (so by `make test-unit`) and by hand. The `kserve` package
+pins protobuf/grpcio-tools/kubernetes versions that differ from the project's, so it runs from its own
+virtual environment, which `make kserve-clients` builds from hack/kserve-clients.txt:
 
-    python3 -m venv /tmp/kserve-venv && /tmp/kserve-venv/bin/pip install kserve
+    make kserve-clients
     modelops-server serve --models-dir models --model-type safety_classifier --port 8080 --grpc-port 8081 &
-    /tmp/kserve-venv/bin/python hack/check_kserve_clients.py 127.0.0.1:8080 127.0.0.1:8081 safety_classifier
+    ~/.cache/modelops/kserve-clients-$(sha256sum < hack/kserve-clients.txt | cut -c1-16)/bin/python \\
+        hack/check_kserve_clients.py 127.0.0.1:8080 127.0.0.1:8081 safety_classifier
 
-Prints one line per client x protocol x binary setting and exits non-zero if any differs from the seed
-predict endpoint's labels.
+Prints one JSON line per client x binary setting (REST: the binary tensor extension for inputs and
+outputs on or off; gRPC: typed `contents` or `raw_input_contents`) with the texts, labels and
+probabilities it got, and exits with the number of results that differ from the seed predict endpoint's.
 """
 
 from __future__ import annotations
@@ -17,53 +20,67 @@ import asyncio
 import json
 import sys
 import urllib.request
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 from kserve import InferenceGRPCClient, InferenceRESTClient, InferInput, InferRequest, RESTConfig
 
-TEXTS = ["I want to hurt myself", "thanks for the help today"]
+TEXTS = ["I want to hurt myself", "thanks for the help today", "kill attack weapon"]
+TOLERANCE = 1e-5
+Results = tuple[list[str], list[list[float]]]  # labels, probabilities per text
 
 
-def seed_labels(http: str, model: str) -> list[str]:
+def seed_results(http: str, model: str) -> Results:
     body = json.dumps({"texts": TEXTS}).encode()
     request = urllib.request.Request(f"http://{http}/api/v1/ml-models/{model}/predict", body,
                                      {"Content-Type": "application/json"})  # fmt: skip
     with urllib.request.urlopen(request, timeout=10) as answer:
-        return [p["label"] for p in json.load(answer)["predictions"]]
+        predictions = json.load(answer)["predictions"]
+    scores = [[p["scores"]["safe"], p["scores"]["risk"]] for p in predictions]
+    return [p["label"] for p in predictions], scores
 
 
 def request(model: str, binary: bool) -> InferRequest:
     text = InferInput("text", [len(TEXTS)], "BYTES")
     text.set_data_from_numpy(np.array([t.encode() for t in TEXTS], dtype=np.object_), binary_data=binary)
-    return InferRequest(model_name=model, infer_inputs=[text], request_id="kserve")
+    parameters = {"binary_data_output": True} if binary else None  # binary tensors both ways
+    return InferRequest(model_name=model, infer_inputs=[text], request_id="kserve", parameters=parameters)
 
 
-def labels_of(response: object) -> list[str]:
-    output = next(o for o in response.outputs if o.name == "label")  # type: ignore[attr-defined]
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in output.as_numpy().ravel()]
+def results_of(response: Any) -> Results:
+    outputs = {o.name: o.as_numpy() for o in response.outputs}
+    labels = [v.decode() if isinstance(v, bytes) else str(v) for v in outputs["label"].ravel()]
+    return labels, np.asarray(outputs["probabilities"], dtype=float).reshape(len(TEXTS), -1).tolist()
+
+
+async def check(client: str, binary: bool, infer: Callable[[], Awaitable[Any]], expected: Results) -> bool:
+    """Print one JSON line for this client's answer; True when it equals the seed predict endpoint's."""
+    line: dict[str, Any] = {"client": client, "binary_data": binary, "texts": TEXTS}
+    try:
+        line["labels"], line["probabilities"] = results_of(await infer())
+        line["ok"] = line["labels"] == expected[0] and bool(
+            np.allclose(line["probabilities"], expected[1], atol=TOLERANCE)
+        )
+    except Exception as error:  # report every client failure, keep checking the others
+        line["error"], line["ok"] = repr(error)[:300], False
+    print(json.dumps(line), flush=True)
+    return bool(line["ok"])
 
 
 async def main(http: str, grpc_target: str, model: str) -> int:
-    expected, failures = seed_labels(http, model), 0
+    expected, failures = seed_results(http, model), 0
     rest = InferenceRESTClient(RESTConfig(protocol="v2"))
-    for binary in (False, True):
-        try:
-            got = labels_of(await rest.infer(f"http://{http}", request(model, binary), model_name=model))
-            ok = got == expected
-        except Exception as error:  # report every client failure, keep checking the others
-            got, ok = [repr(error)[:200]], False
-        print(f"kserve InferenceRESTClient v2 binary_data={binary}: {'ok' if ok else 'FAIL'} {got}")
-        failures += not ok
-    await rest.close()
     grpc_client = InferenceGRPCClient(grpc_target)
-    try:
-        got = labels_of(await grpc_client.infer(request(model, False)))
-        ok = got == expected
-    except Exception as error:
-        got, ok = [repr(error)[:200]], False
-    print(f"kserve InferenceGRPCClient: {'ok' if ok else 'FAIL'} {got}")
+    for binary in (False, True):
+        rest_infer = partial(rest.infer, f"http://{http}", request(model, binary), model_name=model)
+        failures += not await check("InferenceRESTClient v2", binary, rest_infer, expected)
+        grpc_infer = partial(grpc_client.infer, request(model, binary))
+        failures += not await check("InferenceGRPCClient", binary, grpc_infer, expected)
+    await rest.close()
     await grpc_client.close()
-    return failures + (not ok)
+    return failures
 
 
 if __name__ == "__main__":
