@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from modelops import gates
+from modelops.vocabulary import AVAILABLE, DEGRADED, REASON_PROMOTION_BLOCKED
 
 STAGING, PRODUCTION = "staging", "production"
 
@@ -130,12 +131,12 @@ def _healthy(version: str, production: Mapping[str, Any] | None) -> Item:
     if status.get("servingVersion") != version:
         return Item(name, False, f"{version} is not serving in production")
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
-    available = (conditions.get("Available") or {}).get("status") == "True"
-    degraded = conditions.get("Degraded") or {}
+    available = (conditions.get(AVAILABLE) or {}).get("status") == "True"
+    degraded = conditions.get(DEGRADED) or {}
     # A blocked newer version (PromotionBlocked) does not make the serving one unhealthy.
-    broken = degraded.get("status") == "True" and degraded.get("reason") != "PromotionBlocked"
+    broken = degraded.get("status") == "True" and degraded.get("reason") != REASON_PROMOTION_BLOCKED
     if not available or broken:
-        why = degraded.get("message") or (conditions.get("Available") or {}).get("message", "")
+        why = degraded.get("message") or (conditions.get(AVAILABLE) or {}).get("message", "")
         return Item(name, False, f"production is not healthy: {why}")
     return Item(
         name, True, f"{status.get('ready', '?')} pods ready in production (readiness = seed health check)"

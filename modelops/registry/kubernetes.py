@@ -22,12 +22,22 @@ from modelops import gates
 from modelops.names import deployment_name, model_version_name, type_to_dns, version_to_dns
 from modelops.registry.errors import BackendError, PromotionBlockedError, VersionConflictError
 from modelops.registry.records import Artifact, DeploymentRecord, VersionRecord, utc_now
+from modelops.vocabulary import (
+    API_VERSION,
+    AVAILABLE,
+    DEGRADED,
+    ENVIRONMENT_LABEL,
+    GROUP,
+    MODEL_LABEL,
+    PROGRESSING,
+    VERSION,
+    VERSION_LABEL,
+)
 
-GROUP, API_VERSION = "modelops.io", "v1alpha1"
 VERSIONS, DEPLOYMENTS = "modelversions", "modeldeployments"
 METADATA_ANNOTATION = "modelops.io/metadata"
 DEPLOYED_AT_ANNOTATION = "modelops.io/deployed-at"
-MODEL_LABEL, VERSION_LABEL, ENV_LABEL = "modelops.io/model", "modelops.io/version", "modelops.io/environment"
+ENV_LABEL = ENVIRONMENT_LABEL
 FIELD_MANAGER = "modelctl"
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _TRAINING_KEYS = {"training_data_size": "dataSize", "training_date": "date"}
@@ -80,7 +90,7 @@ def version_spec(record: VersionRecord) -> dict[str, Any]:
 def version_object(record: VersionRecord) -> dict[str, Any]:
     """The whole ModelVersion object for a record (its artifact must be known)."""
     return {
-        "apiVersion": f"{GROUP}/{API_VERSION}",
+        "apiVersion": API_VERSION,
         "kind": "ModelVersion",
         "metadata": {
             "name": model_version_name(record.model_type, record.version),
@@ -122,9 +132,9 @@ def _status_word(status: dict[str, Any], generation: int) -> str:
     if int(status.get("observedGeneration") or 0) < generation:
         return "progressing"  # the conditions still describe the previous spec
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    if conditions.get("Degraded") == "True":
+    if conditions.get(DEGRADED) == "True":
         return "degraded"
-    if conditions.get("Progressing") == "True" or conditions.get("Available") != "True":
+    if conditions.get(PROGRESSING) == "True" or conditions.get(AVAILABLE) != "True":
         return "progressing"
     return "available"
 
@@ -210,7 +220,7 @@ class KubernetesBackend:
     def _get(self, plural: str, name: str) -> dict[str, Any] | None:
         try:
             obj = self._call(
-                self.api.get_namespaced_custom_object, GROUP, API_VERSION, self.namespace, plural, name
+                self.api.get_namespaced_custom_object, GROUP, VERSION, self.namespace, plural, name
             )
         except ApiException as error:
             if error.status == 404 and f'"{name}" not found' in _api_message(error):
@@ -223,7 +233,7 @@ class KubernetesBackend:
             listing = self._call(
                 self.api.list_namespaced_custom_object,
                 GROUP,
-                API_VERSION,
+                VERSION,
                 self.namespace,
                 plural,
                 label_selector=selector,
@@ -256,7 +266,7 @@ class KubernetesBackend:
             self._call(
                 self.api.create_namespaced_custom_object,
                 GROUP,
-                API_VERSION,
+                VERSION,
                 self.namespace,
                 VERSIONS,
                 body,
@@ -295,7 +305,7 @@ class KubernetesBackend:
 
     def _deployment_body(self, model_type: str, environment: str, version: str) -> dict[str, Any]:
         return {
-            "apiVersion": f"{GROUP}/{API_VERSION}",
+            "apiVersion": API_VERSION,
             "kind": "ModelDeployment",
             "metadata": {
                 "name": deployment_name(model_type, environment),
@@ -322,7 +332,7 @@ class KubernetesBackend:
                 obj = self._call(
                     self.api.create_namespaced_custom_object,
                     GROUP,
-                    API_VERSION,
+                    VERSION,
                     self.namespace,
                     DEPLOYMENTS,
                     self._deployment_body(model_type, environment, version),
@@ -364,7 +374,7 @@ class KubernetesBackend:
             obj = self._call(
                 self.api.patch_namespaced_custom_object,
                 GROUP,
-                API_VERSION,
+                VERSION,
                 self.namespace,
                 DEPLOYMENTS,
                 name,

@@ -12,15 +12,13 @@ from typing import Any
 
 from modelops.names import type_to_dns, version_to_dns
 from modelops.versions import canonical
+from modelops.vocabulary import API_VERSION, ENVIRONMENT_LABEL, GROUP, MODEL_LABEL, VERSION_LABEL
 from modelops_operator import storage as storage_mod
 from modelops_operator.settings import Settings
 
-GROUP = "modelops.io"
-API_VERSION = f"{GROUP}/v1alpha1"
 MANAGER = "modelops-operator"
 VERSION_ANNOTATION = f"{GROUP}/version"
 DIGEST_ANNOTATION = f"{GROUP}/artifact-sha256"
-VERSION_LABEL = f"{GROUP}/version"
 AUTH_DIR = "/var/run/modelops/auth"
 KEY_DIR = "/var/run/modelops/signing"
 PROBE_PERIOD_SECONDS = 2
@@ -54,8 +52,8 @@ def common_labels(md: dict[str, Any]) -> dict[str, str]:
         **selector_labels(md["metadata"]["name"]),
         MANAGED_BY_LABEL: MANAGER,
         "app.kubernetes.io/part-of": "modelops",
-        f"{GROUP}/model": type_to_dns(spec["model"]),
-        f"{GROUP}/environment": spec["environment"],
+        MODEL_LABEL: type_to_dns(spec["model"]),
+        ENVIRONMENT_LABEL: spec["environment"],
     }
 
 

@@ -1,8 +1,9 @@
 """Condition types, every reason the operator reports, and the helper that sets conditions correctly.
 
-All reason strings live here so that the reconcile, the tests, the Argo CD health check and the docs
-agree on them. `set_condition` keeps `lastTransitionTime` when the status does not change (kstatus and
-Argo CD rely on it) and stamps `observedGeneration` on every condition.
+The words themselves live in `modelops.vocabulary` (shared with `modelctl` and the registry) and are
+re-exported here for the operator's modules. `set_condition` keeps `lastTransitionTime` when the
+status does not change (kstatus and Argo CD rely on it) and stamps `observedGeneration` on every
+condition.
 """
 
 from __future__ import annotations
@@ -10,60 +11,54 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from modelops.vocabulary import (  # the shared words; re-exported for the operator's modules
+    AVAILABLE,
+    CAUSE_ANALYSIS_FAILED,
+    CAUSE_CRASH_LOOP,
+    CAUSE_PROGRESS_DEADLINE,
+    CAUSE_READINESS_TIMEOUT,
+    DEGRADED,
+    EVENT_DEPLOYED,
+    EVENT_DEPLOYING,
+    EVENT_FAILED_VERSION_REQUESTED,
+    EVENT_GATES_OPEN,
+    EVENT_GATES_OVERRIDDEN,
+    EVENT_HELD,
+    EVENT_MODEL_VERSION_MISSING,
+    EVENT_PROMOTED,
+    EVENT_PROMOTION_BLOCKED,
+    EVENT_RETRY_REQUESTED,
+    EVENT_ROLLED_BACK,
+    EVENT_ROLLOUT_FAILED,
+    GATE_BLOCKED,
+    GATE_OPEN,
+    GATE_OVERRIDDEN,
+    PROGRESSING,
+    READY,
+    REASON_ANALYSIS_INCONCLUSIVE,
+    REASON_ANALYZING,
+    REASON_DEPLOYED,
+    REASON_FAILED_VERSION_REQUESTED,
+    REASON_HEALTHY,
+    REASON_INVALID_SPEC,
+    REASON_MODEL_VERSION_INVALID,
+    REASON_MODEL_VERSION_NOT_FOUND,
+    REASON_NO_PODS_READY,
+    REASON_POLICY_VIOLATION,
+    REASON_PROMOTION_BLOCKED,
+    REASON_RECONCILE_ERROR,
+    REASON_REGISTERED,
+    REASON_ROLLBACK_HELD,
+    REASON_ROLLED_BACK,
+    REASON_ROLLING_OUT,
+    REASON_ROLLOUT_COMPLETE,
+    REASON_ROLLOUT_FAILED,
+    REASON_ROLLOUT_STOPPED,
+    REASON_SCALED_TO_ZERO,
+    REASON_SERVING,
+)
+
 Condition = dict[str, Any]
-
-AVAILABLE = "Available"
-PROGRESSING = "Progressing"
-DEGRADED = "Degraded"
-READY = "Ready"
-
-# Available
-REASON_SERVING = "Serving"
-REASON_NO_PODS_READY = "NoPodsReady"
-REASON_SCALED_TO_ZERO = "ScaledToZero"
-# Progressing
-REASON_ROLLING_OUT = "RollingOut"
-REASON_ANALYZING = "Analyzing"
-REASON_ROLLOUT_COMPLETE = "RolloutComplete"
-REASON_ROLLOUT_STOPPED = "RolloutStopped"
-# Degraded
-REASON_HEALTHY = "AsExpected"
-REASON_MODEL_VERSION_NOT_FOUND = "ModelVersionNotFound"
-REASON_MODEL_VERSION_INVALID = "ModelVersionInvalid"
-REASON_INVALID_SPEC = "InvalidSpec"
-REASON_ROLLOUT_FAILED = "RolloutFailed"
-REASON_ROLLED_BACK = "RolledBack"
-REASON_FAILED_VERSION_REQUESTED = "FailedVersionRequested"
-REASON_ROLLBACK_HELD = "RollbackHeld"
-REASON_ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"
-REASON_RECONCILE_ERROR = "ReconcileError"
-REASON_PROMOTION_BLOCKED = "PromotionBlocked"
-REASON_POLICY_VIOLATION = "PolicyViolation"
-# Failure causes recorded in status.failedVersions[].cause
-CAUSE_PROGRESS_DEADLINE = "ProgressDeadlineExceeded"
-CAUSE_READINESS_TIMEOUT = "ReadinessTimeout"
-CAUSE_CRASH_LOOP = "CrashLoop"
-CAUSE_ANALYSIS_FAILED = "AnalysisFailed"
-# Event reasons
-EVENT_DEPLOYING = "Deploying"
-EVENT_DEPLOYED = "Deployed"
-EVENT_PROMOTED = "Promoted"
-EVENT_ROLLOUT_FAILED = "RolloutFailed"
-EVENT_ROLLED_BACK = "RolledBack"
-EVENT_HELD = "RollbackHeld"
-EVENT_FAILED_VERSION_REQUESTED = "FailedVersionRequested"
-EVENT_RETRY_REQUESTED = "RetryRequested"
-EVENT_MODEL_VERSION_MISSING = "ModelVersionNotFound"
-EVENT_PROMOTION_BLOCKED = "PromotionBlocked"
-EVENT_GATES_OPEN = "PromotionGatesOpen"
-EVENT_GATES_OVERRIDDEN = "PromotionGatesOverridden"
-# status.promotion.phase of a ModelDeployment
-GATE_BLOCKED = "Blocked"
-GATE_OPEN = "Open"
-GATE_OVERRIDDEN = "Overridden"
-# ModelVersion
-REASON_REGISTERED = "Registered"
-REASON_DEPLOYED = "Deployed"
 
 
 def find(conditions: Sequence[Condition], kind: str) -> Condition | None:
@@ -96,3 +91,56 @@ def set_condition(conditions: Sequence[Condition], new: Condition) -> list[Condi
         new = {**new, "lastTransitionTime": old["lastTransitionTime"]}
     others = [c for c in conditions if c.get("type") != new["type"]]
     return sorted([*others, new], key=lambda c: str(c.get("type")))
+
+
+__all__ = [
+    "AVAILABLE",
+    "CAUSE_ANALYSIS_FAILED",
+    "CAUSE_CRASH_LOOP",
+    "CAUSE_PROGRESS_DEADLINE",
+    "CAUSE_READINESS_TIMEOUT",
+    "DEGRADED",
+    "EVENT_DEPLOYED",
+    "EVENT_DEPLOYING",
+    "EVENT_FAILED_VERSION_REQUESTED",
+    "EVENT_GATES_OPEN",
+    "EVENT_GATES_OVERRIDDEN",
+    "EVENT_HELD",
+    "EVENT_MODEL_VERSION_MISSING",
+    "EVENT_PROMOTED",
+    "EVENT_PROMOTION_BLOCKED",
+    "EVENT_RETRY_REQUESTED",
+    "EVENT_ROLLED_BACK",
+    "EVENT_ROLLOUT_FAILED",
+    "GATE_BLOCKED",
+    "GATE_OPEN",
+    "GATE_OVERRIDDEN",
+    "PROGRESSING",
+    "READY",
+    "REASON_ANALYSIS_INCONCLUSIVE",
+    "REASON_ANALYZING",
+    "REASON_DEPLOYED",
+    "REASON_FAILED_VERSION_REQUESTED",
+    "REASON_HEALTHY",
+    "REASON_INVALID_SPEC",
+    "REASON_MODEL_VERSION_INVALID",
+    "REASON_MODEL_VERSION_NOT_FOUND",
+    "REASON_NO_PODS_READY",
+    "REASON_POLICY_VIOLATION",
+    "REASON_PROMOTION_BLOCKED",
+    "REASON_RECONCILE_ERROR",
+    "REASON_REGISTERED",
+    "REASON_ROLLBACK_HELD",
+    "REASON_ROLLED_BACK",
+    "REASON_ROLLING_OUT",
+    "REASON_ROLLOUT_COMPLETE",
+    "REASON_ROLLOUT_FAILED",
+    "REASON_ROLLOUT_STOPPED",
+    "REASON_SCALED_TO_ZERO",
+    "REASON_SERVING",
+    "Condition",
+    "find",
+    "is_true",
+    "make",
+    "set_condition",
+]

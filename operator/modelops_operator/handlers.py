@@ -20,18 +20,18 @@ from typing import Any
 
 import kopf
 
+from modelops.vocabulary import GROUP, GROUP_PATH, MODEL_DEPLOYMENTS, MODEL_VERSIONS, VERSION
 from modelops_operator import conditions as c
 from modelops_operator import controller, modelversion
 from modelops_operator.builders import INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGER
 from modelops_operator.draft import timestamp
-from modelops_operator.kube import GROUP_PATH, Kube, KubeError, custom_path
+from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
 from modelops_operator.watchindex import DELETED, WatchIndex
 from modelops_operator.workqueue import Backoff, WorkQueue
 
-GROUP, VERSION = "modelops.io", "v1alpha1"
-MD, MV = "modeldeployments", "modelversions"
+MD, MV = MODEL_DEPLOYMENTS, MODEL_VERSIONS
 OWNED = {MANAGED_BY_LABEL: MANAGER}
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,11 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from modelops.vocabulary import GROUP_PATH
+
 log = logging.getLogger(__name__)
 
 MANAGER = "modelops-operator"
-GROUP_PATH = "/apis/modelops.io/v1alpha1"
 TEMPORARY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 JSON_PATCH = "application/json-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"

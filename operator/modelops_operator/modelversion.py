@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
+from modelops.vocabulary import IN_USE_LABEL
 from modelops_operator import conditions as c
 from modelops_operator.draft import timestamp
 from modelops_operator.evidence import plan_environments
@@ -18,7 +19,6 @@ from modelops_operator.kube import Kube, custom_path
 ENVIRONMENT_PRIORITY = ("production", "staging")
 # Kept "true" on a ModelVersion that serves or is the stable version of a ModelDeployment; the chart's
 # ValidatingAdmissionPolicy refuses to delete it (a rollback must find its target).
-IN_USE_LABEL = "modelops.io/in-use"
 
 
 def in_use(mv: dict[str, Any], deployments: list[dict[str, Any]]) -> bool:

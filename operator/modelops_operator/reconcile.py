@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
+from modelops.vocabulary import RETRY_ANNOTATION
 from modelops_operator import builders, gating, policy, promotion
 from modelops_operator import conditions as c
 from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, timestamp
 from modelops_operator.settings import Settings
 from modelops_operator.state import DeploymentState, Observed
 
-RETRY_ANNOTATION = "modelops.io/retry"
 __all__ = ["RETRY_ANNOTATION", "Event", "Plan", "plan", "timestamp"]
 
 

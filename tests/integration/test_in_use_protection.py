@@ -22,22 +22,31 @@ from support.tools import CHART_DIR, helm_path, run_tool
 TEMPLATE = "templates/in-use-protection.yaml"
 
 
-@pytest.fixture(scope="module")
-def protection(apiserver: Any, crds: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+@pytest.fixture
+def protection(apiserver: Any, kube: Kube, namespace: str) -> Iterator[None]:
+    """The chart's policy applied, and in force: a labelled canary's delete is refused."""
     args: list[Any] = [helm_path(), "template", "inuse", CHART_DIR, "--kube-version", "v1.34.4"]
     manifest = run_tool([*args, "--show-only", TEMPLATE]).stdout
     kubectl = [apiserver.kubectl, "--kubeconfig", apiserver.kubeconfig]
     run_tool([*kubectl, "apply", "-f", "-"], input=manifest, env=apiserver.env)
+    canary = model_version("v9.9.9", namespace=namespace)
+    canary["metadata"]["labels"] = {modelversion.IN_USE_LABEL: "true"}
+    name = create(kube, canary)["metadata"]["name"]
     try:
+        # The apiserver compiles a new policy asynchronously; a dry-run delete probes it without loss.
+        Poller(30, what="the admission policy in force").until(
+            lambda: _delete(kube, namespace, name, dry_run=True)
+        )
         yield
     finally:
         run_tool([*kubectl, "delete", "-f", "-", "--ignore-not-found"], input=manifest, env=apiserver.env)
 
 
-def _delete(kube: Kube, namespace: str, name: str) -> str | None:
-    """The refusal's text, or None when the ModelVersion was deleted."""
+def _delete(kube: Kube, namespace: str, name: str, dry_run: bool = False) -> str | None:
+    """The refusal's text, or None when the ModelVersion was (or, dry run, would be) deleted."""
+    query = {"dryRun": "All"} if dry_run else None
     try:
-        kube.request("DELETE", custom_path(namespace, "modelversions", name))
+        kube.request("DELETE", custom_path(namespace, "modelversions", name), query=query)
     except KubeError as error:
         return f"{error} {error.body}"
     return None
@@ -57,8 +66,8 @@ def test_a_serving_version_cannot_be_deleted_until_it_stops_serving(kube: Kube, 
     modelversion.reconcile_model_version(kube, namespace, name)
     labels = (kube.get(custom_path(namespace, "modelversions", name)) or {})["metadata"].get("labels", {})
     assert labels.get(modelversion.IN_USE_LABEL) == "true"
-    refusal = Poller(30, what="the admission policy in force").until(lambda: _delete(kube, namespace, name))
-    assert "serves, or is the stable version of" in refusal, refusal
+    refusal = _delete(kube, namespace, name)
+    assert refusal is not None and "serves, or is the stable version of" in refusal, refusal
     assert kube.get(custom_path(namespace, "modelversions", name)) is not None
 
     _serve(kube, namespace, md["metadata"]["name"], None)

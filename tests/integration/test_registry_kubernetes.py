@@ -18,7 +18,8 @@ import modelops.registry.kubernetes as kube_module
 from modelops.names import deployment_name, model_version_name
 from modelops.package.manifest import write_manifest
 from modelops.registry import Artifact, BackendError, ModelRegistry
-from modelops.registry.kubernetes import API_VERSION, DEPLOYMENTS, GROUP, VERSIONS, KubernetesBackend
+from modelops.registry.kubernetes import DEPLOYMENTS, VERSIONS, KubernetesBackend
+from modelops.vocabulary import GROUP, VERSION
 from support.registry_behaviour import SEED_METADATA, TYPE, RegistryBehaviour, RegistryEnv, artifact
 
 
@@ -42,12 +43,12 @@ def status_writer(api: client.CustomObjectsApi, namespace: str) -> Any:
 
     def mark_serving(model_type: str, environment: str, version: str) -> None:
         name = deployment_name(model_type, environment)
-        current = api.get_namespaced_custom_object(GROUP, API_VERSION, namespace, DEPLOYMENTS, name)
+        current = api.get_namespaced_custom_object(GROUP, VERSION, namespace, DEPLOYMENTS, name)
         history = list((current.get("status") or {}).get("history", []))
         history.append({"version": version, "event": "Available", "time": _now()})
         status = {"servingVersion": version, "stableVersion": version, "history": history}
         api.patch_namespaced_custom_object_status(
-            GROUP, API_VERSION, namespace, DEPLOYMENTS, name, {"status": status}
+            GROUP, VERSION, namespace, DEPLOYMENTS, name, {"status": status}
         )
 
     return mark_serving
@@ -73,7 +74,7 @@ def test_register_creates_a_model_version(
     metadata = {**SEED_METADATA, "labels": ["safe", "risk"]}
     env.registry.register_model(TYPE, "v1.2.0", metadata, artifact=artifact("v1.2.0"))
     obj = api.get_namespaced_custom_object(
-        GROUP, API_VERSION, namespace, VERSIONS, model_version_name(TYPE, "v1.2.0")
+        GROUP, VERSION, namespace, VERSIONS, model_version_name(TYPE, "v1.2.0")
     )
     assert obj["metadata"]["name"] == "safety-classifier-v1-2-0"
     assert obj["spec"]["artifact"] == {
@@ -94,9 +95,7 @@ def test_register_without_artifact_pins_the_manifest_digest(
     (model_dir / "model.onnx").write_bytes(b"onnx bytes")
     digest = write_manifest(model_dir)
     ModelRegistry(backend).register_model(TYPE, "v1.0.0", SEED_METADATA)
-    obj = api.get_namespaced_custom_object(
-        GROUP, API_VERSION, namespace, VERSIONS, "safety-classifier-v1-0-0"
-    )
+    obj = api.get_namespaced_custom_object(GROUP, VERSION, namespace, VERSIONS, "safety-classifier-v1-0-0")
     assert obj["spec"]["artifact"]["sha256"] == digest
     assert obj["spec"]["artifact"]["uri"] == str(model_dir)
 
@@ -108,7 +107,7 @@ def test_deploy_creates_then_patches_the_model_deployment(
     env.registry.register_model(TYPE, "v1.1.0", SEED_METADATA, artifact=artifact("v1.1.0"))
     env.registry.deploy_model(TYPE, "v1.0.0", "production")
     name = deployment_name(TYPE, "production")
-    first = api.get_namespaced_custom_object(GROUP, API_VERSION, namespace, DEPLOYMENTS, name)
+    first = api.get_namespaced_custom_object(GROUP, VERSION, namespace, DEPLOYMENTS, name)
     spec = first["spec"]
     assert (spec["model"], spec["environment"], spec["version"], spec["replicas"]) == (
         TYPE,
@@ -118,7 +117,7 @@ def test_deploy_creates_then_patches_the_model_deployment(
     )
     assert spec["storage"] == {"type": "hostPath", "path": str(backend.models_dir)}
     env.registry.deploy_model(TYPE, "v1.1.0", "production")
-    second = api.get_namespaced_custom_object(GROUP, API_VERSION, namespace, DEPLOYMENTS, name)
+    second = api.get_namespaced_custom_object(GROUP, VERSION, namespace, DEPLOYMENTS, name)
     assert second["spec"]["version"] == "v1.1.0"
     assert second["metadata"]["uid"] == first["metadata"]["uid"]
 
@@ -170,9 +169,7 @@ def test_modelctl_against_the_cluster(
     modelctl(
         "register", TYPE, "v1.0.0", "--metric", "accuracy=0.9", "--signature-secret", "model-signing-key"
     )
-    obj = api.get_namespaced_custom_object(
-        GROUP, API_VERSION, namespace, VERSIONS, "safety-classifier-v1-0-0"
-    )
+    obj = api.get_namespaced_custom_object(GROUP, VERSION, namespace, VERSIONS, "safety-classifier-v1-0-0")
     assert obj["spec"]["artifact"]["sha256"] == digest
     assert obj["spec"]["artifact"]["signature"]["publicKeySecret"] == "model-signing-key"
     modelctl(

@@ -139,11 +139,12 @@ def test_chart_default_policy_is_the_operator_default_with_the_chart_image() -> 
 def test_admission_binds_to_the_watched_namespaces() -> None:
     docs = _render_chart("operator.watchNamespaces={team-a,team-b}")
     bindings = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
-    assert len(bindings) == 2
+    assert len(bindings) == 3, "two for the platform policy, one for in-use ModelVersions"
     for binding in bindings:
         (expression,) = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
         assert expression["values"] == ["team-a", "team-b"]
-    assert not [d for d in _render_chart("admissionPolicy.enabled=false") if "Admission" in d["kind"]]
+    off = _render_chart("admissionPolicy.enabled=false", "admissionPolicy.protectInUseVersions=false")
+    assert not [d for d in off if "Admission" in d["kind"]]
 
 
 def test_trusted_fingerprints_reach_the_server_of_signed_models_only() -> None:

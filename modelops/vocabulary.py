@@ -1,0 +1,77 @@
+"""The words of the modelops API, in one place: group and version, object kinds, labels and annotations,
+condition types and every reason, failure cause, Event reason and phase the operator writes.
+
+The operator (`modelops_operator.conditions` re-exports the condition words), `modelctl`, the Kubernetes
+registry backend and the checklist all import them from here, so a rename cannot silently break one of
+them; the README's condition table and the Argo CD health check are tested against them.
+"""
+
+from __future__ import annotations
+
+GROUP = "modelops.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+GROUP_PATH = f"/apis/{API_VERSION}"
+MODEL_DEPLOYMENTS = "modeldeployments"
+MODEL_VERSIONS = "modelversions"
+
+# Labels and annotations
+MODEL_LABEL = f"{GROUP}/model"
+VERSION_LABEL = f"{GROUP}/version"
+ENVIRONMENT_LABEL = f"{GROUP}/environment"
+IN_USE_LABEL = f"{GROUP}/in-use"
+RETRY_ANNOTATION = f"{GROUP}/retry"
+
+# Condition types
+AVAILABLE = "Available"
+PROGRESSING = "Progressing"
+DEGRADED = "Degraded"
+READY = "Ready"
+
+# Available
+REASON_SERVING = "Serving"
+REASON_NO_PODS_READY = "NoPodsReady"
+REASON_SCALED_TO_ZERO = "ScaledToZero"
+# Progressing
+REASON_ROLLING_OUT = "RollingOut"
+REASON_ANALYZING = "Analyzing"
+REASON_ROLLOUT_COMPLETE = "RolloutComplete"
+REASON_ROLLOUT_STOPPED = "RolloutStopped"
+# Degraded
+REASON_HEALTHY = "AsExpected"
+REASON_MODEL_VERSION_NOT_FOUND = "ModelVersionNotFound"
+REASON_MODEL_VERSION_INVALID = "ModelVersionInvalid"
+REASON_INVALID_SPEC = "InvalidSpec"
+REASON_ROLLOUT_FAILED = "RolloutFailed"
+REASON_ROLLED_BACK = "RolledBack"
+REASON_FAILED_VERSION_REQUESTED = "FailedVersionRequested"
+REASON_ROLLBACK_HELD = "RollbackHeld"
+REASON_ANALYSIS_INCONCLUSIVE = "AnalysisInconclusive"
+REASON_RECONCILE_ERROR = "ReconcileError"
+REASON_PROMOTION_BLOCKED = "PromotionBlocked"
+REASON_POLICY_VIOLATION = "PolicyViolation"
+# Failure causes recorded in status.failedVersions[].cause
+CAUSE_PROGRESS_DEADLINE = "ProgressDeadlineExceeded"
+CAUSE_READINESS_TIMEOUT = "ReadinessTimeout"
+CAUSE_CRASH_LOOP = "CrashLoop"
+CAUSE_ANALYSIS_FAILED = "AnalysisFailed"
+# Event reasons
+EVENT_DEPLOYING = "Deploying"
+EVENT_DEPLOYED = "Deployed"
+EVENT_PROMOTED = "Promoted"
+EVENT_ROLLOUT_FAILED = "RolloutFailed"
+EVENT_ROLLED_BACK = "RolledBack"
+EVENT_HELD = "RollbackHeld"
+EVENT_FAILED_VERSION_REQUESTED = "FailedVersionRequested"
+EVENT_RETRY_REQUESTED = "RetryRequested"
+EVENT_MODEL_VERSION_MISSING = "ModelVersionNotFound"
+EVENT_PROMOTION_BLOCKED = "PromotionBlocked"
+EVENT_GATES_OPEN = "PromotionGatesOpen"
+EVENT_GATES_OVERRIDDEN = "PromotionGatesOverridden"
+# status.promotion.phase of a ModelDeployment
+GATE_BLOCKED = "Blocked"
+GATE_OPEN = "Open"
+GATE_OVERRIDDEN = "Overridden"
+# ModelVersion
+REASON_REGISTERED = "Registered"
+REASON_DEPLOYED = "Deployed"
