@@ -14,6 +14,7 @@ from modelops.names import type_to_dns, version_to_dns
 from modelops.versions import canonical
 from modelops.vocabulary import API_VERSION, ENVIRONMENT_LABEL, GROUP, MODEL_LABEL, VERSION_LABEL
 from modelops_operator import storage as storage_mod
+from modelops_operator.rollback_spec import RollbackSpec
 from modelops_operator.settings import Settings
 
 MANAGER = "modelops-operator"
@@ -100,7 +101,7 @@ def build_deployment(md: dict[str, Any], mv: dict[str, Any], settings: Settings)
     """The server Deployment serving ModelVersion `mv` for ModelDeployment `md`."""
     spec = md["spec"]
     version = canonical(mv["spec"]["version"])
-    deadline = int(spec.get("rollback", {}).get("progressDeadlineSeconds", 120))
+    deadline = RollbackSpec.of(md).progress_deadline_seconds
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -12,6 +12,7 @@ from typing import Any
 
 from modelops_operator import builders
 from modelops_operator import conditions as c
+from modelops_operator.rollback_spec import RollbackSpec
 from modelops_operator.settings import Settings
 from modelops_operator.state import Observed
 from modelops_operator.storage import StorageError
@@ -66,8 +67,8 @@ class Draft:
         return self.plan.status
 
     @property
-    def rollback(self) -> dict[str, Any]:
-        return dict(self.md["spec"].get("rollback") or {})
+    def rollback(self) -> RollbackSpec:
+        return RollbackSpec.of(self.md)
 
     def event(self, kind: str, reason: str, message: str) -> None:
         self.plan.events.append(Event(kind, reason, message))

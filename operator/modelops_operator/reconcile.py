@@ -158,7 +158,7 @@ def _guard(draft: Draft) -> None:
     """spec.version names a version that failed here: keep the stable version, do not flap."""
     failed = _failed_entry(draft, draft.target) or {}
     stable = draft.status.get("stableVersion")
-    automatic = draft.rollback.get("automatic", True)
+    automatic = draft.rollback.automatic
     if automatic and stable and stable != draft.target:
         draft.plan.deployment = draft.build(draft.obs.stable_mv)
     if draft.plan.spec_patch:
@@ -173,7 +173,7 @@ def _guard(draft: Draft) -> None:
         f"spec.version {draft.target} failed at {failed.get('time', '?')}: "
         f"{failed.get('reason', 'unknown')}; {keeping}; {_retry_hint(draft)}"
     )
-    hold = draft.rollback.get("mode") == "Hold"
+    hold = draft.rollback.hold
     reason = c.REASON_ROLLBACK_HELD if hold else c.REASON_FAILED_VERSION_REQUESTED
     _announce_once(draft, reason, WARNING, c.EVENT_FAILED_VERSION_REQUESTED, message)
     draft.degraded = (True, reason, message)
@@ -319,7 +319,7 @@ def _detect_failure(draft: Draft) -> tuple[str, str] | None:
             c.CAUSE_CRASH_LOOP,
             f"pod {crashing[0].name} restarted {crashing[0].restarts} times: {crashing[0].why_unready()}",
         )
-    deadline = int(draft.rollback.get("progressDeadlineSeconds", 120))
+    deadline = draft.rollback.progress_deadline_seconds
     rollout = draft.status.get("rollout") or {}
     started = _parse_time(rollout.get("startedAt"))
     since = _parse_time(rollout.get("progressAt")) or started
@@ -365,7 +365,7 @@ def _fail(draft: Draft, cause: str, reason: str, figures: dict[str, Any] | None 
             c.REASON_ROLLOUT_FAILED,
             f"{target} failed: {reason}; no stable version to roll back to",
         )
-    elif not draft.rollback.get("automatic", True):
+    elif not draft.rollback.automatic:
         draft.plan.deployment = None
         draft.degraded = (
             True,
@@ -380,7 +380,7 @@ def _fail(draft: Draft, cause: str, reason: str, figures: dict[str, Any] | None 
             f"{target} failed: {reason}; cannot roll back: the ModelVersion of stable {stable} is gone; "
             f"the running pods are left as they are; register {stable} again or deploy another version",
         )
-    elif draft.rollback.get("mode") == "Hold":
+    elif draft.rollback.hold:
         _hold(draft, stable, reason)
     else:
         _revert(draft, stable, reason)
