@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from modelops_operator.analysis import Phase
+from modelops_operator.analysis import Action, Phase
 from modelops_operator.analysis import hooks as analysis_hooks
 
-PROMOTE = "Promote"
-WAIT = "Wait"
-FAIL = "Fail"
-HOLD = "Hold"
+PROMOTE, WAIT, FAIL, HOLD = Action.PROMOTE, Action.WAIT, Action.FAIL, Action.HOLD
 
 
 @dataclass(frozen=True)
@@ -40,22 +37,15 @@ class PromotionInput:
 class Decision:
     """Promote, Wait (analysis running), Fail (roll back) or Hold (keep serving, not stable)."""
 
-    verdict: str
+    verdict: Action
     analysis: dict[str, Any] | None = None
     reason: str = ""
     figures: dict[str, Any] | None = None
 
 
-def analysis_spec(md: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The ModelDeployment's `spec.rollback.analysis`, or None when it has none."""
-    rollback = md.get("spec", {}).get("rollback") or {}
-    analysis = rollback.get("analysis")
-    return dict(analysis) if analysis is not None else None
-
-
 def decide(inp: PromotionInput) -> Decision:
     """The promotion verdict for `inp.candidate` (pure)."""
-    if analysis_spec(inp.md) is None:
+    if analysis_hooks.analysis_spec(inp.md) is None:
         return Decision(PROMOTE, reason=f"{inp.candidate} is Available")
     progress = analysis_hooks.judge(inp.md, inp.candidate, inp.stable, inp.samples, inp.now)
     figures = progress.failure_figures() if progress.should_rollback else None
@@ -68,7 +58,7 @@ def rollout_analysis(inp: PromotionInput) -> dict[str, Any] | None:
     None (leave `status.analysis` as it is) without an analysis or a stable version to compare with,
     and once the window has started: the analysis then only moves on when the rollout completes.
     """
-    if analysis_spec(inp.md) is None or not inp.stable or inp.stable == inp.candidate:
+    if analysis_hooks.analysis_spec(inp.md) is None or not inp.stable or inp.stable == inp.candidate:
         return None
     progress = analysis_hooks.judge(inp.md, inp.candidate, inp.stable, inp.samples, inp.now, available=False)
     return progress.to_status() if progress.phase is Phase.PENDING else None
@@ -92,6 +82,6 @@ def held_analysis_of(status: Mapping[str, Any], version: str) -> bool:
 
 def collect(kube: Any, md: Mapping[str, Any], candidate: str, pods: tuple[Any, ...], now: datetime) -> Any:
     """Gather what `decide` needs for an analysis (metric samples); None when there is no analysis."""
-    if analysis_spec(md) is None:
+    if analysis_hooks.analysis_spec(md) is None:
         return None
     return analysis_hooks.collect(kube, md, candidate, pods, now)

@@ -7,9 +7,9 @@ Prometheus) and `hooks` (`collect` and `judge`, the two calls `promotion.py` mak
 the Kubernetes client, so they are imported on their own: `from modelops_operator.analysis import hooks`.
 """
 
-from .decision import Figures, Phase, Thresholds
+from .decision import Action, Figures, Phase, Thresholds
 from .progress import AnalysisProgress
 from .samples import Snapshot
 from .step import Scraper, run_step
 
-__all__ = ["AnalysisProgress", "Figures", "Phase", "Scraper", "Snapshot", "Thresholds", "run_step"]
+__all__ = ["Action", "AnalysisProgress", "Figures", "Phase", "Scraper", "Snapshot", "Thresholds", "run_step"]

@@ -25,8 +25,19 @@ from .samples import ERRORS, REQUESTS, PodCounters, bucket_bound
 DEFAULT_WINDOW_SECONDS = 60
 DEFAULT_INTERVAL_SECONDS = 10
 DEFAULT_MIN_REQUESTS = 20
-DEFAULT_INCONCLUSIVE = "Promote"  # the CRD's default too
-INCONCLUSIVE_POLICIES = ("Promote", "Hold")
+
+
+class Action(StrEnum):
+    """What the operator does with a candidate: the one verdict vocabulary of promotion and analysis."""
+
+    PROMOTE = "Promote"
+    WAIT = "Wait"  # analysis Pending or Running
+    FAIL = "Fail"  # roll back, like failed probes
+    HOLD = "Hold"  # keep serving, not stable
+
+
+DEFAULT_INCONCLUSIVE = Action.PROMOTE.value  # the CRD's default too
+INCONCLUSIVE_POLICIES = (Action.PROMOTE.value, Action.HOLD.value)
 
 
 class Phase(StrEnum):
@@ -236,7 +247,8 @@ def _no_baseline_message(thresholds: Thresholds, baseline: Figures | None) -> st
 
 
 def _inconclusive_message(thresholds: Thresholds, candidate: Figures) -> str:
-    action = "promoting anyway" if thresholds.inconclusive == "Promote" else "holding: not marked stable"
+    promote = thresholds.inconclusive == Action.PROMOTE
+    action = "promoting anyway" if promote else "holding: not marked stable"
     return (
         f"only {candidate.requests} requests in {_window(thresholds)}, fewer than minRequests "
         f"{thresholds.min_requests}; inconclusive policy {thresholds.inconclusive}: {action}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .decision import FINAL_PHASES, Figures, Phase, Thresholds
+from .decision import FINAL_PHASES, Action, Figures, Phase, Thresholds
 from .window import WindowState
 
 
@@ -81,7 +81,9 @@ class AnalysisProgress:
     @property
     def should_promote(self) -> bool:
         """The candidate may become the stable version."""
-        promote_inconclusive = self.phase is Phase.INCONCLUSIVE and self.thresholds.inconclusive == "Promote"
+        promote_inconclusive = (
+            self.phase is Phase.INCONCLUSIVE and self.thresholds.inconclusive == Action.PROMOTE
+        )
         return self.phase is Phase.PASSED or promote_inconclusive
 
     @property
@@ -90,13 +92,13 @@ class AnalysisProgress:
         return self.phase is Phase.INCONCLUSIVE and not self.should_promote
 
     @property
-    def action(self) -> str:
+    def action(self) -> Action:
         """What the operator does now: Promote, Fail (roll back), Hold, or Wait (Pending/Running)."""
         if self.should_promote:
-            return "Promote"
+            return Action.PROMOTE
         if self.should_rollback:
-            return "Fail"
-        return "Hold" if self.should_hold else "Wait"
+            return Action.FAIL
+        return Action.HOLD if self.should_hold else Action.WAIT
 
     def seconds_until_next_check(self, now: datetime) -> float:
         """How long the operator may wait before calling `run_step` again (0 when due)."""
