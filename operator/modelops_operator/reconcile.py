@@ -13,7 +13,7 @@ from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
 from modelops.vocabulary import RETRY_ANNOTATION
-from modelops_operator import builders, gating, policy, promotion
+from modelops_operator import builders, gating, policy, promotion, requeue
 from modelops_operator import conditions as c
 from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, timestamp
 from modelops_operator.settings import Settings
@@ -424,18 +424,8 @@ def _finish(draft: Draft) -> Plan:
     draft.status["conditions"] = conds
     draft.status["observedGeneration"] = generation
     draft.status["phase"] = _phase(draft)
-    draft.plan.requeue_after = _requeue_after(draft)
+    draft.plan.requeue_after = requeue.requeue_after(draft)
     return draft.plan
-
-
-def _requeue_after(draft: Draft) -> float | None:
-    """While a rollout or its analysis is in flight, time matters (deadlines, samples): look again soon;
-    when a promotion gate opens at a known time, look again then. Otherwise nothing changes without a
-    watch event, so no requeue at all."""
-    gate = draft.plan.requeue_at  # a promotion gate opening: exactly then, no polling before
-    until_gate = None if gate is None else max(0.5, (gate - draft.obs.now).total_seconds() + 0.5)
-    in_flight = draft.settings.requeue_seconds if draft.progressing[0] else None
-    return min((d for d in (until_gate, in_flight) if d is not None), default=None)
 
 
 def _phase(draft: Draft) -> str:

@@ -355,12 +355,16 @@ def test_storage_that_cannot_be_derived_is_a_permanent_spec_error() -> None:
     assert "gs://bucket/model" in cond(plan, c.DEGRADED)["message"]
 
 
-def test_a_rollout_in_flight_asks_to_be_looked_at_again_soon() -> None:
+def test_a_rollout_in_flight_is_looked_at_again_exactly_at_its_readiness_deadline() -> None:
     plan = reconcile.plan(observe(model_deployment("v1.0.0")), SETTINGS)
-    assert plan.requeue_after == SETTINGS.requeue_seconds
+    assert plan.requeue_after == 60 + 0.5, "progressDeadlineSeconds 60 from the start, no polling before"
     md = model_deployment("v1.2.0", status=serving("v1.1.0"))
+    md["status"] = reconcile.plan(observe(md, deployment=done("v1.1.0")), SETTINGS).status
     plan = reconcile.plan(observe(md, deployment=stuck("v1.2.0"), now=later(30)), SETTINGS)
-    assert plan.requeue_after == SETTINGS.requeue_seconds, "the readiness deadline needs a clock"
+    assert plan.requeue_after == 30 + 0.5, "the rest of the deadline"
+    dep, pods = _rolling(1, replicas=2)
+    plan = reconcile.plan(observe(md, deployment=dep, pods=pods, now=later(40)), SETTINGS)
+    assert plan.requeue_after == 60 + 0.5, "a pod became ready at 40 s: the deadline starts again"
 
 
 def test_a_settled_object_needs_no_requeue_only_events() -> None:

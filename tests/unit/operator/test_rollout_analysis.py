@@ -182,3 +182,12 @@ def test_retry_annotation_runs_a_held_inconclusive_analysis_again() -> None:
     assert analysis["phase"] == "Running" and analysis["startedAt"].startswith("2026-01-01T12:01:00"), (
         analysis
     )
+
+
+def test_a_running_analysis_is_looked_at_again_at_its_sampling_interval() -> None:
+    pods = Pods()
+    md = roll_out(pods)
+    del pods.stable["md-old"]
+    plan = step(md, pods, 4, deployment(CANDIDATE, complete=True))
+    assert md["status"]["analysis"]["phase"] == "Running"
+    assert plan.requeue_after == ANALYSIS["intervalSeconds"]

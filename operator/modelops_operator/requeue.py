@@ -1,0 +1,55 @@
+"""When the operator must look at a ModelDeployment again without any watch event: "look again at T".
+
+`reconcile` asks it at the end of every plan. Watch events (the object, its ModelVersions, its
+Deployment and pods) bring every change of state; only time itself has to be scheduled: the readiness
+deadline of a rollout (counted from the last pod that became ready), the next analysis sample, and the
+moment a promotion gate opens. Polling every in-flight object every few seconds instead saturates the
+queue when many roll out at once (1,000 rollouts polled every 2 s is 500 reconciles a second).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from modelops_operator.analysis import Phase
+from modelops_operator.draft import Draft
+
+SLACK_SECONDS = 0.5  # after the moment, not before it: the comparison must already say "due"
+RUNNING = {Phase.PENDING, Phase.RUNNING}
+
+
+def requeue_after(draft: Draft) -> float | None:
+    """Seconds until this object must be reconciled again, or None when only events matter."""
+    times = [_until(draft.plan.requeue_at, draft.obs.now)]
+    if draft.progressing[0]:
+        times += [_until_deadline(draft), _until_sample(draft.status.get("analysis"))]
+        if all(t is None for t in times):
+            times.append(draft.settings.requeue_seconds)  # in flight but no known moment: poll
+    return min((t for t in times if t is not None), default=None)
+
+
+def _until(moment: datetime | None, now: datetime) -> float | None:
+    if moment is None:
+        return None
+    return max(SLACK_SECONDS, (moment - now).total_seconds() + SLACK_SECONDS)
+
+
+def _until_deadline(draft: Draft) -> float | None:
+    rollout = draft.status.get("rollout") or {}
+    since = _parse(rollout.get("progressAt")) or _parse(rollout.get("startedAt"))
+    if since is None or rollout.get("version") != draft.target:
+        return None
+    elapsed = (draft.obs.now - since).total_seconds()
+    return max(SLACK_SECONDS, draft.rollback.progress_deadline_seconds - elapsed + SLACK_SECONDS)
+
+
+def _until_sample(analysis: Any) -> float | None:
+    if not isinstance(analysis, dict) or analysis.get("phase") not in RUNNING:
+        return None
+    interval = (analysis.get("thresholds") or {}).get("intervalSeconds")
+    return float(interval) if interval else None
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
