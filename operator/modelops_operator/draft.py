@@ -94,3 +94,13 @@ class Draft:
 def timestamp(moment: datetime) -> str:
     """RFC 3339 UTC with second precision, as Kubernetes writes times."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """The inverse of `timestamp` (any RFC 3339 time Kubernetes writes); None for none."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def progress_since(rollout: dict[str, Any]) -> datetime | None:
+    """Where the readiness deadline of `status.rollout` counts from: the last ready pod, else the start."""
+    return parse_time(rollout.get("progressAt")) or parse_time(rollout.get("startedAt"))

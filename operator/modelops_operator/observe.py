@@ -14,6 +14,7 @@ from typing import Any
 from modelops.names import model_version_name
 from modelops.versions import InvalidVersionError, canonical
 from modelops_operator import builders, policy, promotion
+from modelops_operator.draft import parse_time
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.settings import Settings
 from modelops_operator.state import DeploymentState, Observed, PodState
@@ -93,12 +94,8 @@ def deployment_state(dep: dict[str, Any]) -> DeploymentState:
         ready=int(status.get("readyReplicas", 0)),
         available=int(status.get("availableReplicas", 0)),
         progress_deadline_exceeded=stalled is not None,
-        progress_deadline_at=_time(stalled.get("lastUpdateTime")) if stalled else None,
+        progress_deadline_at=parse_time(stalled.get("lastUpdateTime")) if stalled else None,
     )
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def pod_state(kube: Kube, pod: dict[str, Any], model: str, settings: Settings) -> PodState:

@@ -15,7 +15,7 @@ from modelops.versions import InvalidVersionError, canonical
 from modelops.vocabulary import RETRY_ANNOTATION
 from modelops_operator import builders, gating, policy, promotion, requeue
 from modelops_operator import conditions as c
-from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, timestamp
+from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, parse_time, progress_since, timestamp
 from modelops_operator.settings import Settings
 from modelops_operator.state import DeploymentState, Observed
 
@@ -321,8 +321,8 @@ def _detect_failure(draft: Draft) -> tuple[str, str] | None:
         )
     deadline = draft.rollback.progress_deadline_seconds
     rollout = draft.status.get("rollout") or {}
-    started = _parse_time(rollout.get("startedAt"))
-    since = _parse_time(rollout.get("progressAt")) or started
+    started = parse_time(rollout.get("startedAt"))
+    since = progress_since(rollout)
     overdue = since is not None and (draft.obs.now - since).total_seconds() > deadline
     stalled = _stalled_since(dep, started)
     if not (overdue or stalled):
@@ -337,12 +337,6 @@ def _stalled_since(dep: DeploymentState | None, started: datetime | None) -> boo
     if dep is None or not dep.settled or not dep.progress_deadline_exceeded or started is None:
         return False
     return dep.progress_deadline_at is None or dep.progress_deadline_at > started
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _fail(draft: Draft, cause: str, reason: str, figures: dict[str, Any] | None = None) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from modelops_operator.analysis import Phase
-from modelops_operator.draft import Draft
+from modelops_operator.draft import Draft, progress_since
 
 SLACK_SECONDS = 0.5  # after the moment, not before it: the comparison must already say "due"
 RUNNING = {Phase.PENDING, Phase.RUNNING}
@@ -37,7 +37,7 @@ def _until(moment: datetime | None, now: datetime) -> float | None:
 
 def _until_deadline(draft: Draft) -> float | None:
     rollout = draft.status.get("rollout") or {}
-    since = _parse(rollout.get("progressAt")) or _parse(rollout.get("startedAt"))
+    since = progress_since(rollout)
     if since is None or rollout.get("version") != draft.target:
         return None
     elapsed = (draft.obs.now - since).total_seconds()
@@ -49,7 +49,3 @@ def _until_sample(analysis: Any) -> float | None:
         return None
     interval = (analysis.get("thresholds") or {}).get("intervalSeconds")
     return float(interval) if interval else None
-
-
-def _parse(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
