@@ -7,6 +7,7 @@ underscore): exactly the upgrade case where the operator meets data its own code
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,6 +82,7 @@ def test_a_broken_object_is_reported_on_itself_and_the_others_are_reconciled(
         create(kube, md)
     runtime = handlers.Runtime(Settings(namespaces=(namespace,)), kube, OperatorMetrics())
     handlers.resync_once(runtime)
+    started = time.monotonic()
     runtime.queue.run_due()
     for md in good:
         name = md["metadata"]["name"]
@@ -93,6 +95,9 @@ def test_a_broken_object_is_reported_on_itself_and_the_others_are_reconciled(
     assert "invalid model type 'safety__classifier'" in degraded["message"]
     key = ("modeldeployments", namespace, legacy_object)
     assert runtime.queue.failures(key) == 1
-    assert runtime.queue.pending()[key] == pytest.approx(1.0, abs=0.5), "retried alone, with backoff"
+    # Due 1 s (the first backoff) after its failure, which happened during run_due: measured as a due
+    # time, not as "seconds left", so a slow machine between the two calls cannot make it flaky.
+    due = time.monotonic() + runtime.queue.pending()[key]
+    assert started + 1.0 <= due <= time.monotonic() + 1.0, "retried alone, with a 1 s backoff"
     others = {k for k in runtime.queue.pending() if k != key and k[0] == "modeldeployments"}
     assert all(runtime.queue.pending()[k] > 0.5 for k in others)
