@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localkube_py import node_image, runtime
-from localkube_py.base_image import BASE_IMAGE, ensure_base_image, image_exists
+from localkube_py.base_image import BASE_IMAGE, ensure_base_image, image_exists, keep_only_tag
 from localkube_py.progress import say
 from localkube_py.settings import REPO_ROOT, Layout
 from localkube_py.shell import run, run_logged
@@ -180,8 +180,9 @@ def load_image(layout: Layout, name: str) -> str:
         return spec.tag
     archive = layout.image_cache / f"modelops-{spec.name}-{key}.tar"
     if not archive.exists():
-        build_archive(layout, spec, archive, inputs)
+        image_id = build_archive(layout, spec, archive, inputs)
         _prune(layout.image_cache, f"modelops-{spec.name}-", keep=archive)
+        keep_only_tag(image_id, f"{spec.repository}:{key}")  # what `image NAME` looks for
     say(f"importing {spec.tag} into containerd")
     runtime.import_archive(layout, archive)
     stamp.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +208,7 @@ def podman_image(layout: Layout, name: str) -> str:
     else:
         image_id = build_archive(layout, spec, archive, inputs)
         _prune(layout.image_cache, f"modelops-{spec.name}-", keep=archive)
-    run(["podman", "tag", image_id, keyed])
+    keep_only_tag(image_id, keyed)
     return keyed
 
 

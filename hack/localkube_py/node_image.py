@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from localkube_py.base_image import BASE_IMAGE, image_exists
+from localkube_py.base_image import BASE_IMAGE, image_exists, keep_only_tag
 from localkube_py.progress import say
 from localkube_py.settings import HACK_DIR, Layout
 from localkube_py.shell import run, run_logged
@@ -51,10 +51,11 @@ def ensure_node_image(layout: Layout) -> str:
     archive = layout.image_cache / f"modelops-node-{tag.rsplit(':', 1)[1]}.tar"
     if not archive.exists():
         _build(layout, tag, node, npm, archive)
+        keep_only_tag(tag, tag)
     else:
         say(f"loading {tag} from {archive.name}")
         image_id = run(["podman", "pull", "-q", f"docker-archive:{archive}"]).stdout.strip().splitlines()[-1]
-        run(["podman", "tag", image_id, tag])
+        keep_only_tag(image_id, tag)
     return tag
 
 
