@@ -22,7 +22,7 @@ import pytest
 
 from localkube_py.settings import REPO_ROOT
 from support.cluster import Poller
-from support.compose import ComposeProject, free_loopback_port
+from support.compose import ComposeProject, free_loopback_port, podman
 from support.localkube import run_localkube
 from support.models import make_model_dir, reference_scores
 
@@ -120,6 +120,10 @@ def test_compose_serves_the_mounted_model_from_both_services(
     missing = httpx.get(f"{backend}/api/v1/ml-models/intent_classifier/health", timeout=10)
     assert missing.status_code == 503, missing.text  # only the mounted model exists
     assert "/app/models/intent_classifier does not exist" in missing.json()["reason"]
+
+    for service in ("api", "backend"):  # the models volume is mounted read-only
+        write = podman("exec", f"{project.name}_{service}_1", "touch", "/app/models/probe")
+        assert write.returncode != 0 and "Read-only file system" in write.stderr, (service, write)
 
     output = project.down()
     assert project.leftovers() == [], f"left after down:\n{output}"
