@@ -1,11 +1,13 @@
 """The Debian bookworm base image every project image builds FROM (`localhost/modelops-base:bookworm`).
 
 Made once with debootstrap and cached as a root-filesystem tarball in ~/.cache/modelops/images, then
-imported into the buildah/podman storage. Called by `images.ensure_base_image` before any image build.
+imported into the buildah/podman storage. Called by `images.ensure_base_image` before any image build;
+`keep_only_tag` is shared by the content-keyed tags of `images` and `node_image`.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,11 +21,24 @@ SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
 CACHE_NAME = "modelops-base-bookworm-v1.tar"
+KEYED_TAG = re.compile(r"(\d+-)?[0-9a-f]{16}")  # `<hash>` or `20-<hash>`, never `dev` or `bookworm`
 
 
 def image_exists(name: str) -> bool:
     """Whether the buildah/podman storage holds `name`."""
     return run(["podman", "image", "exists", name], check=False).returncode == 0
+
+
+def keep_only_tag(image_id: str, tag: str) -> None:
+    """Tag `image_id` as `tag` and untag older content-keyed tags of the same repository (images that a
+    container still uses stay), so podman's storage does not grow by one image per change."""
+    run(["podman", "tag", image_id, tag])
+    repository, _, current = tag.rpartition(":")
+    listed = run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}", repository], check=False)
+    for other in listed.stdout.split():
+        old = other.rpartition(":")[2]
+        if old != current and KEYED_TAG.fullmatch(old):
+            run(["podman", "rmi", other], check=False)
 
 
 def ensure_base_image(layout: Layout) -> None:

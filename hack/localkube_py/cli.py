@@ -1,4 +1,4 @@
-"""Command-line dispatch for `hack/localkube up|down|status|env|build|load-image NAME`."""
+"""Command-line dispatch for `hack/localkube up|down|status|env|build|load-image NAME|image NAME`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("build", help="build or fetch every binary and the base image (cached)")
     load = commands.add_parser("load-image", help="build an image and import it into the cluster")
     load.add_argument("name", choices=sorted(images.DOCKERFILES))
+    image = commands.add_parser("image", help="build an image into podman's storage; print its keyed tag")
+    image.add_argument("name", choices=sorted(images.DOCKERFILES))
     return parser
 
 
@@ -48,6 +50,10 @@ def _dispatch(command: str, layout: Layout, args: argparse.Namespace) -> int:
     elif command == "load-image":
         with cluster.state_lock(layout):
             print(images.load_image(layout, args.name))
+    elif command == "image":
+        packages.ensure_packages()
+        with cluster.state_lock(layout):
+            print(images.podman_image(layout, args.name))
     return 0
 
 

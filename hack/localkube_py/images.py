@@ -1,9 +1,11 @@
-"""Building the project's images with buildah and loading them into the cluster's containerd.
+"""Building the project's images with buildah, for the cluster's containerd or for podman.
 
-`load-image NAME` builds `server/Dockerfile`, `operator/Dockerfile` or `hack/images/testhttp/Dockerfile`
-FROM the debootstrap base (`--pull=never`), exports a docker-archive cached by a hash of every input, and
-imports it into containerd's `k8s.io` namespace. The pause image is built the same way from the static
-pause binary. Called by `cli` and by the e2e `load_image` fixture (through `hack/localkube load-image`).
+`load-image NAME` builds `server/Dockerfile`, `operator/Dockerfile`, `hack/images/testhttp/Dockerfile` or
+`examples/node-backend/Dockerfile` FROM the debootstrap base (`--pull=never`; the backend FROM the Node.js
+image of `node_image`), exports a docker-archive cached by a hash of every input, and imports it into
+containerd's `k8s.io` namespace. `image NAME` leaves it in podman's storage instead, tagged with that hash
+(for podman-compose). The pause image is built the same way from the static pause binary. Called by `cli`
+and by the e2e fixtures (through `hack/localkube load-image` and `hack/localkube image`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from localkube_py import runtime
-from localkube_py.base_image import BASE_IMAGE, ensure_base_image
+from localkube_py import node_image, runtime
+from localkube_py.base_image import BASE_IMAGE, ensure_base_image, image_exists, keep_only_tag
 from localkube_py.progress import say
 from localkube_py.settings import REPO_ROOT, Layout
 from localkube_py.shell import run, run_logged
@@ -24,6 +26,7 @@ DOCKERFILES = {
     "server": "server/Dockerfile",
     "operator": "operator/Dockerfile",
     "testhttp": "hack/images/testhttp/Dockerfile",
+    "node-backend": "examples/node-backend/Dockerfile",
 }
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # Files buildah must never look at when the repository has no ignore file of its own.
@@ -47,8 +50,39 @@ class ImageSpec:
     dockerfile: str
 
     @property
+    def repository(self) -> str:
+        return f"localhost/modelops-{self.name}"
+
+    @property
     def tag(self) -> str:
-        return f"localhost/modelops-{self.name}:dev"
+        return f"{self.repository}:dev"
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What a build needs besides the repository: the images it builds FROM and extra buildah flags."""
+
+    parents: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+
+
+def prepare(layout: Layout, spec: ImageSpec) -> BuildInputs:
+    """Make sure the parent images exist; the backend also gets NODE_IMAGE and the host's npm cache."""
+    ensure_base_image(layout)
+    if spec.name != "node-backend":
+        return BuildInputs((BASE_IMAGE,))
+    node = node_image.ensure_node_image(layout)
+    npm_cache = layout.cache / "npm"
+    npm_cache.mkdir(parents=True, exist_ok=True)
+    npmrc = layout.state / "build" / "npmrc"
+    npmrc.parent.mkdir(parents=True, exist_ok=True)
+    npmrc.write_text(f"cafile={HOST_CA_BUNDLE}\nprefer-offline=true\nupdate-notifier=false\n")
+    flags = (
+        f"--build-arg=NODE_IMAGE={node}",
+        f"--volume={npm_cache}:/root/.npm",
+        f"--volume={npmrc}:/root/.npmrc:ro",
+    )
+    return BuildInputs((BASE_IMAGE, node), flags)
 
 
 def spec_for(name: str) -> ImageSpec:
@@ -86,9 +120,11 @@ def input_files(spec: ImageSpec) -> list[str]:
     return sorted({spec.dockerfile, *listed.splitlines()})
 
 
-def input_hash(spec: ImageSpec) -> str:
-    """sha256 over the base image id, the Dockerfile and every file it copies (path and bytes)."""
-    digest = hashlib.sha256(run(["podman", "image", "inspect", "-f", "{{.Id}}", BASE_IMAGE]).stdout.encode())
+def input_hash(spec: ImageSpec, parents: tuple[str, ...] = (BASE_IMAGE,)) -> str:
+    """sha256 over the parent images' ids, the Dockerfile and every file it copies (path and bytes)."""
+    digest = hashlib.sha256()
+    for parent in parents:
+        digest.update(run(["podman", "image", "inspect", "-f", "{{.Id}}", parent]).stdout.encode())
     for relative in input_files(spec):
         path = REPO_ROOT / relative
         if path.is_file():
@@ -110,29 +146,24 @@ def build_args(layout: Layout) -> list[str]:
     return flags
 
 
-def build_archive(layout: Layout, spec: ImageSpec, archive: Path) -> None:
-    """buildah bud the image and save it as a docker-archive at `archive`."""
+def build_archive(layout: Layout, spec: ImageSpec, archive: Path, inputs: BuildInputs) -> str:
+    """buildah bud the image, save it as a docker-archive at `archive` and return the image id."""
     log = layout.logs / f"build-{spec.name}.log"
     say(f"building {spec.tag} from {spec.dockerfile} (log {log})")
-    argv: list[str | Path] = [
-        "buildah",
-        "bud",
-        *build_args(layout),
-        "-f",
-        REPO_ROOT / spec.dockerfile,
-        "-t",
-        spec.tag,
-        REPO_ROOT,
-    ]
-    run_logged(argv, log=log)
-    save_archive(spec.tag, archive)
+    iidfile = layout.state / "build" / f"{spec.name}.iid"
+    argv: list[str | Path] = ["buildah", "bud", *build_args(layout), *inputs.flags, f"--iidfile={iidfile}"]
+    run_logged([*argv, "-f", REPO_ROOT / spec.dockerfile, "-t", spec.tag, REPO_ROOT], log=log)
+    image_id = iidfile.read_text().strip()
+    save_archive(image_id, archive, spec.tag)
+    return image_id
 
 
-def save_archive(tag: str, archive: Path) -> None:
+def save_archive(image: str, archive: Path, tag: str | None = None) -> None:
+    """Push `image` (a tag or an id) to a docker-archive named `tag` (default: `image`)."""
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_suffix(".partial")
     partial.unlink(missing_ok=True)
-    run(["buildah", "push", tag, f"docker-archive:{partial}:{tag}"])
+    run(["buildah", "push", image, f"docker-archive:{partial}:{tag or image}"])
     partial.rename(archive)
 
 
@@ -141,21 +172,44 @@ def load_image(layout: Layout, name: str) -> str:
     spec = spec_for(name)
     if not runtime.responds(layout):
         raise SystemExit("containerd is not running: run `hack/localkube up` first")
-    ensure_base_image(layout)
-    key = input_hash(spec)
+    inputs = prepare(layout, spec)
+    key = input_hash(spec, inputs.parents)
     stamp = layout.state / "images" / f"{spec.name}.hash"
     if stamp.exists() and stamp.read_text() == key and runtime.has_image(layout, spec.tag):
         say(f"{spec.tag} is up to date ({key})")
         return spec.tag
     archive = layout.image_cache / f"modelops-{spec.name}-{key}.tar"
     if not archive.exists():
-        build_archive(layout, spec, archive)
+        image_id = build_archive(layout, spec, archive, inputs)
         _prune(layout.image_cache, f"modelops-{spec.name}-", keep=archive)
+        keep_only_tag(image_id, f"{spec.repository}:{key}")  # what `image NAME` looks for
     say(f"importing {spec.tag} into containerd")
     runtime.import_archive(layout, archive)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(key)
     return spec.tag
+
+
+def podman_image(layout: Layout, name: str) -> str:
+    """Build (if its inputs changed) image `name` into podman's storage; return its content-keyed tag.
+
+    The keyed tag (`localhost/modelops-NAME:<hash>`), not `:dev`, is what callers run: another checkout
+    may retag `:dev` with other content at any time.
+    """
+    spec = spec_for(name)
+    inputs = prepare(layout, spec)
+    keyed = f"{spec.repository}:{input_hash(spec, inputs.parents)}"
+    if image_exists(keyed):
+        return keyed
+    archive = layout.image_cache / f"modelops-{spec.name}-{keyed.rsplit(':', 1)[1]}.tar"
+    if archive.exists():
+        say(f"loading {keyed} from {archive.name}")
+        image_id = run(["podman", "pull", "-q", f"docker-archive:{archive}"]).stdout.strip().splitlines()[-1]
+    else:
+        image_id = build_archive(layout, spec, archive, inputs)
+        _prune(layout.image_cache, f"modelops-{spec.name}-", keep=archive)
+    keep_only_tag(image_id, keyed)
+    return keyed
 
 
 def _prune(directory: Path, prefix: str, keep: Path) -> None:

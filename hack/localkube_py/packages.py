@@ -1,7 +1,7 @@
 """Installs the Debian packages localkube needs when they are missing (a fresh CI machine).
 
-Called by `up`, `build` and `load-image` before they use containerd, runc, CNI plugins, iptables,
-buildah/podman or debootstrap.
+Called by `up`, `build`, `load-image` and `image` before they use containerd, runc, CNI plugins, iptables,
+buildah/podman, podman-compose or debootstrap.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ REQUIRED = {
     "iptables": "/usr/sbin/iptables",
     "buildah": "/usr/bin/buildah",
     "podman": "/usr/bin/podman",
+    # Not for the cluster: the compose e2e test runs examples/docker-compose.yaml with podman-compose.
+    "podman-compose": "/usr/bin/podman-compose",
     "debootstrap": "/usr/sbin/debootstrap",
     "kmod": "/usr/sbin/modprobe",
     "iproute2": "/usr/sbin/ip",

@@ -1,6 +1,7 @@
 """Unit tests of localkube's pure parts (hack/localkube_py): Dockerfile input discovery for the image
-cache, iptables clean-up filtering, the PKI's identities and names, and pid-file process tracking.
-The cluster behaviour itself is proved by tests/e2e/test_localkube.py on a real cluster."""
+cache (and which podman tags count as content-keyed), iptables clean-up filtering, the PKI's identities
+and names, and pid-file process tracking. The cluster behaviour itself is proved by
+tests/e2e/test_localkube.py on a real cluster."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from localkube_py import pki, procs
-from localkube_py.images import copy_sources
+from localkube_py.base_image import KEYED_TAG
+from localkube_py.images import copy_sources, input_files, spec_for
 from localkube_py.network import _without_owned_chains
 
 
@@ -24,6 +26,22 @@ def test_copy_sources_reads_copy_and_add_but_not_other_stages(tmp_path: Path) ->
         "ADD server /src/server\nCOPY --from=build /out /out\nRUN echo COPY nothing\n"
     )
     assert copy_sources(dockerfile) == ["pyproject.toml", "README.md", "modelops", "server"]
+
+
+def test_the_node_backend_image_is_keyed_by_the_client_and_the_example_sources() -> None:
+    files = input_files(spec_for("node-backend"))
+    for path in (
+        "clients/node/src/local.ts",
+        "clients/node/package-lock.json",
+        "examples/node-backend/app.js",
+    ):
+        assert path in files
+    assert not [f for f in files if "node_modules/" in f or f.startswith("clients/node/dist/")]
+
+
+def test_only_content_keyed_tags_are_pruned() -> None:
+    assert KEYED_TAG.fullmatch("ad44e0bf443c88a1") and KEYED_TAG.fullmatch("20-d2d73ec0992e4448")
+    assert not any(KEYED_TAG.fullmatch(tag) for tag in ("dev", "bookworm", "latest", "v1.34.4"))
 
 
 def test_iptables_filter_drops_only_kube_and_cni_chains() -> None:

@@ -7,6 +7,8 @@ import { createModelService, type ModelService } from './service.js';
 import type { Mode } from './types.js';
 
 export * from './errors.js';
+export { GenerationStream } from './generate.js';
+export type { ChatMessage, ChatRole, GenerateOptions, GenerationChunk, GenerationResult, TokenUsage } from './generate.js';
 export { LocalModel } from './local.js';
 export { RemoteModel } from './remote.js';
 export { compareVersions } from './semver.js';

@@ -10,6 +10,7 @@ import { Tensor } from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
 
 import { InvalidInputError, ModelOpsError, VerificationError, pyRepr } from './errors.js';
+import type { GenerationResult, GenerationStream } from './generate.js';
 import { verifyManifest } from './manifest.js';
 import { METADATA_NAME, loadMetadata, type ModelMetadata } from './metadata.js';
 import { MODEL_FILE, checkSession, createSession } from './onnx.js';
@@ -21,6 +22,7 @@ export const TOKENIZER_FILE = 'tokenizer.json';
 const PROBABILITY_OUTPUTS = new Set(['probabilities', 'probs', 'scores']);
 const WARM_UP_TEXTS = ['warm up', 'a slightly longer warm-up sentence for the model'];
 const KEEP = new Set([MODEL_FILE, METADATA_NAME, TOKENIZER_FILE]);
+const LOCAL_GENERATION = "local mode runs classifiers; text generation needs remote mode (mode: 'remote', baseUrl)";
 
 type EncodingField = 'getIds' | 'getAttentionMask' | 'getTypeIds';
 const ENCODING_FIELDS: Record<string, EncodingField> = {
@@ -101,6 +103,15 @@ export class LocalModel implements Model {
     const { texts, single } = checkTexts(input, this.limits);
     const rows = await this.run(texts);
     return single ? rows[0]! : rows;
+  }
+
+  /** Local mode runs classifiers only; generation goes to a modelops server (remote mode). */
+  generate(): Promise<GenerationResult> {
+    return Promise.reject(new InvalidInputError(LOCAL_GENERATION));
+  }
+
+  stream(): GenerationStream {
+    throw new InvalidInputError(LOCAL_GENERATION);
   }
 
   /** Tokenize (padded to the longest text of this batch), run, softmax: the server's TextClassifier. */

@@ -2,6 +2,7 @@
  * The public shapes of @modelops/client: predictions, the seed's health document, the model interface
  * both modes implement, and the service options. Kept apart so local.ts and remote.ts share them.
  */
+import type { GenerateOptions, GenerationResult, GenerationStream } from './generate.js';
 
 /** One prediction: the best label and every label's probability. */
 export interface Prediction {
@@ -28,6 +29,10 @@ export interface Model {
   predict(text: string): Promise<Prediction>;
   predict(texts: string[]): Promise<Prediction[]>;
   predict(input: string | string[]): Promise<Prediction | Prediction[]>;
+  /** Text generation from chat messages (remote mode; a local model rejects with InvalidInputError). */
+  generate(messages: unknown, options?: GenerateOptions): Promise<GenerationResult>;
+  /** The same, streamed: iterate the chunks, then `await .result`. */
+  stream(messages: unknown, options?: GenerateOptions): GenerationStream;
   health(): Promise<HealthDocument>;
 }
 
