@@ -92,7 +92,7 @@ class TextGenerator:
         generator = og.Generator(self.model, params)
         generator.append_tokens(list(prompt))
         ids: list[int] = []
-        text, reason = "", "length"
+        text, reason, sent = "", "length", 0
         while len(ids) < limit:
             if cancelled.is_set():
                 reason = "cancelled"
@@ -108,13 +108,13 @@ class TextGenerator:
             ids.append(token)
             decoded = self.tokenizer.decode(ids, skip_special_tokens=True)
             if not decoded.endswith(REPLACEMENT) and len(decoded) > len(text):
-                emit([token], decoded[len(text) :])
-                text = decoded
+                emit(ids[sent:], decoded[len(text) :])
+                text, sent = decoded, len(ids)
             elif generator.is_done():
                 break
         final = self.tokenizer.decode(ids, skip_special_tokens=True)
-        if len(final) > len(text):  # an incomplete UTF-8 sequence at the very end
-            emit([], final[len(text) :])
+        if len(final) > len(text) or sent < len(ids):  # held-back tokens (an incomplete UTF-8 sequence)
+            emit(ids[sent:], final[len(text) :])
         return Outcome(ids, final, reason)
 
     def _search_options(self, max_length: int, sampling: Sampling) -> dict[str, Any]:
