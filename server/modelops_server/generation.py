@@ -38,6 +38,7 @@ class Sampling:
     top_p: float = 1.0
     top_k: int = 50
     seed: int | None = None
+    min_new_tokens: int = 0  # end-of-turn tokens are suppressed before this many (fixed-length benchmarks)
 
     @property
     def greedy(self) -> bool:
@@ -92,7 +93,8 @@ class TextGenerator:
         generator = og.Generator(self.model, params)
         generator.append_tokens(list(prompt))
         ids: list[int] = []
-        text, reason, sent = "", "length", 0
+        stream = _Detokenizer(self.tokenizer)
+        reason = "length"
         while len(ids) < limit:
             if cancelled.is_set():
                 reason = "cancelled"
@@ -106,19 +108,23 @@ class TextGenerator:
                 reason = "stop"
                 break
             ids.append(token)
-            decoded = self.tokenizer.decode(ids, skip_special_tokens=True)
-            if not decoded.endswith(REPLACEMENT) and len(decoded) > len(text):
-                emit(ids[sent:], decoded[len(text) :])
-                text, sent = decoded, len(ids)
-            elif generator.is_done():
+            delta = stream.push(ids)
+            if delta:
+                emit(ids[stream.sent : len(ids)], delta)
+                stream.sent = len(ids)
+            if generator.is_done():
                 break
-        final = self.tokenizer.decode(ids, skip_special_tokens=True)
-        if len(final) > len(text) or sent < len(ids):  # held-back tokens (an incomplete UTF-8 sequence)
-            emit(ids[sent:], final[len(text) :])
-        return Outcome(ids, final, reason)
+        rest = stream.flush(ids)
+        if rest or stream.sent < len(ids):  # held-back tokens (an incomplete UTF-8 sequence at the end)
+            emit(ids[stream.sent :], rest)
+        return Outcome(ids, stream.text, reason)
 
     def _search_options(self, max_length: int, sampling: Sampling) -> dict[str, Any]:
         options: dict[str, Any] = {"max_length": max_length, "do_sample": not sampling.greedy}
+        if sampling.min_new_tokens:
+            options["min_length"] = min(
+                max_length, max_length - sampling.max_new_tokens + sampling.min_new_tokens
+            )
         if not sampling.greedy:
             options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
             if sampling.seed is not None:
@@ -130,6 +136,40 @@ class TextGenerator:
         return self.run(
             prompt, Sampling(max_new_tokens), lambda _ids, _text: None, threading.Event(), float("inf")
         )
+
+
+class _Detokenizer:
+    """Incremental decoding over a short window of recent tokens (not the whole answer each step), holding
+    text back while it ends in an incomplete UTF-8 sequence; the deltas add up to the answer's text."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.prefix = 0  # window start: tokens before it are printed and no longer affect decoding
+        self.read = 0  # tokens up to here are printed
+        self.sent = 0  # tokens handed to emit
+        self.text = ""
+
+    def _decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+    def push(self, ids: list[int]) -> str:
+        """New printable text after the last token, or "" while it is incomplete."""
+        before = self._decode(ids[self.prefix : self.read])
+        after = self._decode(ids[self.prefix :])
+        if len(after) <= len(before) or after.endswith(REPLACEMENT):
+            return ""
+        delta = after[len(before) :]
+        self.prefix, self.read = self.read, len(ids)
+        self.text += delta
+        return delta
+
+    def flush(self, ids: list[int]) -> str:
+        """Whatever is left when the generation ends (may end in U+FFFD)."""
+        before = self._decode(ids[self.prefix : self.read])
+        rest = self._decode(ids[self.prefix :])[len(before) :]
+        self.read = len(ids)
+        self.text += rest
+        return rest
 
 
 def load_generator(directory: Path, metadata: ModelMetadata, threads: int) -> TextGenerator:

@@ -17,7 +17,9 @@ from modelops_server.payloads import parse_json
 
 MAX_TEMPERATURE = 2.0
 MAX_MESSAGES = 256
-SEED_FIELDS = frozenset({"messages", "max_new_tokens", "temperature", "top_p", "top_k", "seed", "stream"})
+SEED_FIELDS = frozenset(
+    {"messages", "max_new_tokens", "min_new_tokens", "temperature", "top_p", "top_k", "seed", "stream"}
+)
 
 
 def _object(body: bytes) -> dict[str, Any]:
@@ -82,14 +84,19 @@ def _integer(document: dict[str, Any], key: str, default: int | None, low: int, 
 
 
 def _sampling(
-    document: dict[str, Any], length_key: str, limit: int, defaults: GenerationDefaults
+    document: dict[str, Any],
+    length_key: str,
+    limit: int,
+    defaults: GenerationDefaults,
+    min_key: str = "min_tokens",
 ) -> Sampling:
     top_p = _number(document, "top_p", defaults.top_p, 0.0, 1.0)
     if top_p == 0.0:
         raise BadRequest("'top_p' must be greater than 0")
-    new_tokens = _integer(document, length_key, min(defaults.max_new_tokens, limit), 1, limit)
+    new_tokens = int(_integer(document, length_key, min(defaults.max_new_tokens, limit), 1, limit) or 1)
     return Sampling(
-        max_new_tokens=int(new_tokens or 1),
+        max_new_tokens=new_tokens,
+        min_new_tokens=int(_integer(document, min_key, 0, 0, new_tokens) or 0),
         temperature=_number(document, "temperature", defaults.temperature, 0.0, MAX_TEMPERATURE),
         top_p=top_p,
         top_k=int(_integer(document, "top_k", defaults.top_k, 1, 1000) or 1),
@@ -114,7 +121,7 @@ def parse_generate(
         raise BadRequest(f"unknown field {unknown[0]!r}; allowed: {sorted(SEED_FIELDS)}")
     messages = _messages(document.get("messages"), max_chars)
     return GenerationRequest(
-        messages, _sampling(document, "max_new_tokens", limit, defaults), _stream(document)
+        messages, _sampling(document, "max_new_tokens", limit, defaults, "min_new_tokens"), _stream(document)
     )
 
 

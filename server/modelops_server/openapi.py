@@ -97,9 +97,11 @@ NEW_TOKENS = {
     "minimum": 1,
     "description": "at most the server's max-new-tokens (else 400)",
 }
+MIN_TOKENS = {"type": "integer", "minimum": 0, "description": "no end of turn before this many tokens"}
 GENERATE_REQUEST = {
     "type": "object", "required": ["messages"], "additionalProperties": False,
-    "properties": {"messages": MESSAGES, "max_new_tokens": NEW_TOKENS, **SAMPLING},
+    "properties": {"messages": MESSAGES, "max_new_tokens": NEW_TOKENS, "min_new_tokens": MIN_TOKENS,
+                   **SAMPLING},
 }  # fmt: skip
 USAGE = {
     "type": "object",
@@ -115,7 +117,8 @@ GENERATE_RESPONSE = {
 CHAT_REQUEST = {
     "type": "object", "required": ["messages"],
     "properties": {"model": {"type": "string"}, "messages": MESSAGES, "max_tokens": NEW_TOKENS,
-                   "max_completion_tokens": NEW_TOKENS, "n": {"const": 1}, **SAMPLING},
+                   "max_completion_tokens": NEW_TOKENS, "min_tokens": MIN_TOKENS, "n": {"const": 1},
+                   **SAMPLING},
 }  # fmt: skip
 CHAT_RESPONSE = {
     "type": "object",
@@ -126,7 +129,9 @@ OIP_GENERATE_REQUEST = {
     "type": "object",
     "description": "text_input (one user message) or messages; parameters: max_tokens, temperature, ...",
     "properties": {"text_input": {"type": "string", "minLength": 1, "pattern": "\\S"}, "messages": MESSAGES,
-                   "parameters": {"type": "object", "properties": {"max_tokens": NEW_TOKENS, **SAMPLING}}},
+                   "parameters": {"type": "object",
+                                  "properties": {"max_tokens": NEW_TOKENS, "min_tokens": MIN_TOKENS,
+                                                 **SAMPLING}}},
 }  # fmt: skip
 OIP_GENERATE_RESPONSE = {
     "type": "object",
