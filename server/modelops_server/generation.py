@@ -126,7 +126,8 @@ class TextGenerator:
                 max_length, max_length - sampling.max_new_tokens + sampling.min_new_tokens
             )
         if not sampling.greedy:
-            options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
+            top_k = min(sampling.top_k, self.spec.vocab_size)  # genai crashes on top_k > vocabulary
+            options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=top_k)
             if sampling.seed is not None:
                 options["random_seed"] = sampling.seed
         return options

@@ -198,3 +198,39 @@ def test_unknown_model_in_openai_request_is_404(persona_server: ServerProcess) -
     answer = httpx.post(f"{persona_server.base}/v1/chat/completions", timeout=10,
                         json={"model": "gpt-4", "messages": MESSAGES})  # fmt: skip
     assert answer.status_code == 404 and "gpt-4" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_fuzzed_generation_requests_never_get_a_server_error(
+    persona_server: ServerProcess, mode: str
+) -> None:
+    """schemathesis on the generation operations of the server's own /openapi.json (bounded)."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    schema = schemathesis.openapi.from_url(f"{persona_server.base}/openapi.json")
+    generation_ops = schema.include(path_regex="generate|chat/completions")
+    failures: list[str] = []
+    seen: set[str] = set()
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(case=generation_ops.as_strategy(generation_mode=schemathesis.GenerationMode(mode)))
+    def call(case: Any) -> None:
+        response = case.call(base_url=persona_server.base, timeout=30)
+        seen.add(case.operation.label)
+        if response.status_code >= 500:
+            failures.append(
+                f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}"
+            )
+
+    call()
+    assert not failures, failures[:5]
+    assert len(seen) == 4, seen
+    assert httpx.get(persona_server.base + HEALTH, timeout=10).status_code == 200
+
+
+def test_top_k_above_the_vocabulary_is_clamped(persona_server: ServerProcess) -> None:
+    """onnxruntime-genai aborts the process on top_k > vocabulary size (found by the fuzz test)."""
+    body = {"messages": MESSAGES, "max_new_tokens": 4, "temperature": 1.0, "top_k": 1000}
+    assert httpx.post(persona_server.base + GENERATE, json=body, timeout=30).status_code == 200
+    assert httpx.get(persona_server.base + HEALTH, timeout=10).status_code == 200
