@@ -242,6 +242,7 @@ def create_app(settings: ServerSettings, dataplane: DataPlane | None = None) -> 
             if grpc_server is not None:
                 await asyncio.to_thread(grpc_server.stop(grace=2).wait)
             await plane.stop()
+            await plane.generation.guardrail.close()
 
     routes = _routes(Routes(plane, token), plane)
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -17,7 +17,7 @@ import orjson
 
 from modelops.package.errors import PackageError
 from modelops_server.logs import configure_logging, get_logger, log_event
-from modelops_server.settings import FaultSettings, ServerSettings, SettingsError
+from modelops_server.settings import CRISIS_RESPONSE, FaultSettings, ServerSettings, SettingsError
 
 LOG = get_logger("cli")
 PREFIX = "MODELOPS_SERVER_"
@@ -62,6 +62,12 @@ def main() -> None:
 @_option("--max-generations", type=int, default=4, help="Text generation: generations running at once.")
 @_option("--max-queued-generations", type=int, default=32, help="Waiting generations; past this, 429.")
 @_option("--generation-deadline-s", type=float, default=120.0, help="A generation ends at this age.")
+@_option("--guardrail-url", default=None, help="Safety classifier predict URL asked before generating.")
+@_option("--guardrail-label", default="risk", help="The guardrail classifier's risk label.")
+@_option(
+    "--guardrail-threshold", type=float, default=0.5, help="Risk score that triggers the crisis response."
+)
+@_option("--crisis-response", default=CRISIS_RESPONSE, help="The answer to a risk message.")
 @_option("--log-level", default="INFO", help="Log level.")
 @_option("--fault-error-rate", type=float, default=0.0, hidden=True)
 @_option("--fault-latency-ms", type=float, default=0.0, hidden=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from modelops_server.errors import BadRequest, ServerError, TooManyRequests
 from modelops_server.generation import Outcome, Sampling, TextGenerator
+from modelops_server.guardrail import Guardrail, Verdict
 from modelops_server.logs import get_logger
 from modelops_server.metrics import ServerMetrics
 from modelops_server.settings import ServerSettings
@@ -50,6 +51,7 @@ class Finished:
 
     outcome: Outcome
     prompt_tokens: int
+    guardrail: Verdict | None = None
 
     @property
     def usage(self) -> dict[str, int]:
@@ -65,13 +67,33 @@ class Finished:
 class Generation:
     """One running generation; iterate `events()` once, and always `close()` it."""
 
-    def __init__(self, plane: GenerationPlane, prompt: list[int], request: GenerationRequest) -> None:
+    def __init__(
+        self,
+        plane: GenerationPlane,
+        prompt: list[int],
+        request: GenerationRequest,
+        verdict: Verdict | None = None,
+    ) -> None:
         self.plane = plane
         self.prompt = prompt
         self.request = request
+        self.verdict = verdict
         self.cancelled = threading.Event()
         self.queue: asyncio.Queue[Chunk | Finished | BaseException] = asyncio.Queue()
         self._closed = False
+        self._holds_slot = True
+
+    @classmethod
+    def canned(
+        cls, plane: GenerationPlane, prompt: list[int], request: GenerationRequest, verdict: Verdict
+    ) -> Generation:
+        """The crisis response as a finished generation that holds no slot."""
+        generation = cls(plane, prompt, request, verdict)
+        generation._holds_slot = False
+        text = plane.settings.crisis_response
+        generation.queue.put_nowait(Chunk(text, []))
+        generation.queue.put_nowait(Finished(Outcome([], text, "guardrail"), len(prompt), verdict))
+        return generation
 
     def begin(self, model: TextGenerator, deadline: float) -> None:
         """Start the decoding thread; it puts Chunks, then a Finished (or the error), on the queue."""
@@ -95,7 +117,7 @@ class Generation:
                 return
             metrics.completion_tokens.inc(len(outcome.token_ids))
             metrics.generations.labels(outcome.finish_reason).inc()
-            hand_over(Finished(outcome, len(self.prompt)))
+            hand_over(Finished(outcome, len(self.prompt), self.verdict))
 
         threading.Thread(target=work, name="generation", daemon=True).start()
 
@@ -135,7 +157,8 @@ class Generation:
             return
         self._closed = True
         self.cancelled.set()
-        self.plane.release()
+        if self._holds_slot:
+            self.plane.release()
 
 
 class GenerationPlane:
@@ -148,6 +171,7 @@ class GenerationPlane:
         self.active = 0
         self.queued = 0
         self._slots: asyncio.Semaphore | None = None
+        self.guardrail = Guardrail(settings, metrics)
 
     def prompt_ids(self, model: TextGenerator, request: GenerationRequest) -> list[int]:
         """Render and tokenize; 400 when the prompt is longer than the limit or the context."""
@@ -161,9 +185,12 @@ class GenerationPlane:
         """Validate the prompt, wait for a slot (or 429), and start decoding."""
         model = self.model()
         prompt = self.prompt_ids(model, request)
+        verdict = await self.guardrail.check(request.messages)
+        if verdict is not None and verdict.blocked:
+            return Generation.canned(self, prompt, request, verdict)
         deadline = request.arrival + self.settings.generation_deadline_s
         await self._acquire(deadline)
-        generation = Generation(self, prompt, request)
+        generation = Generation(self, prompt, request, verdict)
         self.metrics.prompt_tokens.inc(len(prompt))
         try:
             generation.begin(model, deadline)

@@ -27,7 +27,10 @@ from modelops_server.generation_plane import Chunk, Finished, Generation, Genera
 if TYPE_CHECKING:
     from modelops_server.app import Routes
 
-OPENAI_REASONS = {"stop": "stop", "length": "length", "deadline": "length", "cancelled": "stop"}
+OPENAI_REASONS = {
+    "stop": "stop", "length": "length", "deadline": "length", "cancelled": "stop",
+    "guardrail": "content_filter",
+}  # fmt: skip
 Shape = Callable[[Chunk | Finished], list[Any]]
 
 
@@ -114,7 +117,10 @@ class GenerationRoutes:
             reason = OPENAI_REASONS[done.outcome.finish_reason]
             message = {"role": "assistant", "content": text}
             choice = {"index": 0, "message": message, "finish_reason": reason, "logprobs": None}
-            return _json({**head, "object": "chat.completion", "choices": [choice], "usage": done.usage})
+            verdict = {"guardrail": done.guardrail.to_dict()} if done.guardrail else {}
+            return _json(
+                {**head, "object": "chat.completion", "choices": [choice], "usage": done.usage, **verdict}
+            )
         chunk = {**head, "object": "chat.completion.chunk"}
 
         def shape(item: Chunk | Finished) -> list[Any]:
@@ -165,8 +171,11 @@ class GenerationRoutes:
 
 
 def _seed_final(done: Finished) -> dict[str, Any]:
-    return {
+    final = {
         "finish_reason": done.outcome.finish_reason,
         "usage": done.usage,
         "token_ids": done.outcome.token_ids,
     }
+    if done.guardrail is not None:
+        final["guardrail"] = done.guardrail.to_dict()
+    return final

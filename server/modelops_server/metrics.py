@@ -94,6 +94,10 @@ class ServerMetrics:
         self.generations_active = Gauge(
             "modelops_generations_active", "Generations running now", registry=registry
         )
+        self.guardrail_verdicts = Counter(
+            "modelops_guardrail_verdicts_total", "Guardrail classifier verdicts (allowed, blocked, error)",
+            ["verdict"], registry=registry,
+        )  # fmt: skip
         self.generations_queued = Gauge(
             "modelops_generations_queued", "Generations waiting for a slot", registry=registry
         )

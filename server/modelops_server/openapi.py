@@ -111,7 +111,8 @@ GENERATE_RESPONSE = {
     "type": "object",
     "properties": {"model_type": {"type": "string"}, "version": {"type": "string"},
                    "text": {"type": "string"}, "usage": USAGE,
-                   "finish_reason": {"enum": ["stop", "length", "deadline", "cancelled"]},
+                   "finish_reason": {"enum": ["stop", "length", "deadline", "cancelled", "guardrail"]},
+                   "guardrail": {"type": "object", "description": "the safety classifier's verdict"},
                    "token_ids": {"type": "array", "items": {"type": "integer"}}},
 }  # fmt: skip
 CHAT_REQUEST = {
