@@ -156,6 +156,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from modelops.export_generation import export_generation
+    from modelops.package.manifest import write_manifest
     from support.server_process import server_process
 
     with tempfile.TemporaryDirectory(prefix="bench-generation-") as scratch:
@@ -164,6 +165,7 @@ def main() -> None:
         model_dir = base / "models" / MODEL / "v1.0.0"
         started = time.monotonic()
         export_generation(source, model_dir, MODEL, "v1.0.0", precision=args.precision)
+        write_manifest(model_dir)
         print(f"export ({args.precision}): {time.monotonic() - started:.1f}s")
         server_args = ("--version", "v1.0.0", "--threads", str(args.threads), "--max-generations",
                        str(args.streams), "--max-new-tokens", str(args.new_tokens))  # fmt: skip

@@ -17,7 +17,7 @@ import orjson
 
 from modelops.package.errors import PackageError
 from modelops_server.logs import configure_logging, get_logger, log_event
-from modelops_server.settings import CRISIS_RESPONSE, FaultSettings, ServerSettings, SettingsError
+from modelops_server.settings import FaultSettings, ServerSettings, SettingsError
 
 LOG = get_logger("cli")
 PREFIX = "MODELOPS_SERVER_"
@@ -67,7 +67,7 @@ def main() -> None:
 @_option(
     "--guardrail-threshold", type=float, default=0.5, help="Risk score that triggers the crisis response."
 )
-@_option("--crisis-response", default=CRISIS_RESPONSE, help="The answer to a risk message.")
+@_option("--crisis-response", default=None, help="The answer to a risk message (default: crisis lines).")
 @_option("--log-level", default="INFO", help="Log level.")
 @_option("--fault-error-rate", type=float, default=0.0, hidden=True)
 @_option("--fault-latency-ms", type=float, default=0.0, hidden=True)
@@ -89,6 +89,8 @@ def build_settings(options: dict[str, Any]) -> ServerSettings:
     versions = tuple(v.strip() for v in options.pop("fault_versions").split(",") if v.strip())
     faults = FaultSettings(options.pop("fault_error_rate"), options.pop("fault_latency_ms"), versions)
     options["version"] = options.pop("model_version")
+    if options.get("crisis_response") is None:
+        options.pop("crisis_response", None)  # the settings' own default message
     options["trusted_keys"] = tuple(
         k.strip().lower() for k in (options["trusted_keys"] or "").split(",") if k.strip()
     )
