@@ -179,17 +179,29 @@ def main() -> None:
                     found[f"server_{streams}"] = server_run(server.base, args.new_tokens, streams)
                     found[f"torch_{streams}"] = torch_run(source, args.threads, args.new_tokens, streams)
                 rounds.append(found)
-    report(rounds, args)
+            rss = _resident_mib(server.base)
+    report(rounds, args, rss)
 
 
-def report(rounds: list[dict[str, Run]], args: argparse.Namespace) -> None:
+def _resident_mib(base: str) -> float:
+    """The server process's resident memory after the runs (its own process_resident_memory_bytes)."""
+    import httpx
+
+    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+        if line.startswith("process_resident_memory_bytes "):
+            return round(float(line.split()[1]) / 2**20, 1)
+    return 0.0
+
+
+def report(rounds: list[dict[str, Run]], args: argparse.Namespace, rss_mib: float) -> None:
     def median(key: str, field: str) -> float:
         return statistics.median(r[key][field] for r in rounds)
 
     def ratio(a: str, b: str, field: str) -> float:
         return statistics.median(r[a][field] / r[b][field] for r in rounds)
 
-    summary: dict[str, Any] = {"settings": vars(args) | {"model_path": str(args.model_path)}}
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    summary: dict[str, Any] = {"settings": settings, "server_resident_mib": rss_mib}
     for streams in sorted({1, args.streams}):
         for side in ("server", "genai", "torch"):
             key = f"{side}_{streams}"
