@@ -6,17 +6,20 @@ the server's chat-template rendering equals `transformers`' `apply_chat_template
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from modelops.package.generation import render_prompt
 from modelops_server.settings import ServerSettings
-from support.persona import PERSONA, VERSION, PersonaModels, tamper_golden
+from support.persona import PERSONA, VERSION, PersonaModels, seal, tamper_golden
 from support.server_process import ServerProcess, server_process
 from support.serving import serving
 
@@ -144,3 +147,42 @@ def test_prompts_use_the_hugging_face_chat_template(
     ours = render_prompt(spec["chat_template"], messages, spec["special_tokens"])
     assert ours == tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     assert ours.endswith("<|im_start|>assistant\n") and "<|endoftext|>" not in ours
+
+
+def _swap_tokenizer(model_dir: Path) -> None:
+    """Another byte-level tokenizer (trained on other text): same size, different merges."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=special, initial_alphabet=alphabet)
+    tokenizer.train_from_iterator(["zebra quartz jukebox"] * 20, trainer)
+    tokenizer.save(str(model_dir / "tokenizer.json"))
+
+
+def _wrong_vocabulary(model_dir: Path) -> None:
+    path = model_dir / "genai_config.json"
+    config = json.loads(path.read_text())
+    config["model"]["vocab_size"] += 1
+    path.write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [(_swap_tokenizer, "golden check failed: the chat template and tokenizer give prompt token ids"),
+     (_wrong_vocabulary, "genai_config.json vocab_size")],
+)  # fmt: skip
+async def test_a_graph_or_tokenizer_that_does_not_match_metadata_is_never_ready(
+    persona: PersonaModels, tmp_path: Path, tamper: Any, reason: str
+) -> None:
+    root = tmp_path / "models"
+    target = root / PERSONA / VERSION
+    shutil.copytree(persona.model_dir, target)
+    tamper(target)
+    seal(target, persona.private_key)
+    async with serving(_settings(persona, root, VERSION)) as client:
+        health = await client.get(f"/api/v1/ml-models/{PERSONA}/health")
+    assert health.status_code == 503 and reason in health.json()["reason"], health.json()
