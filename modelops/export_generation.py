@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ def export_generation(
 ) -> GenerationExport:
     """model_path (save_pretrained causal LM) → out_dir with the genai graph, tokenizer and metadata."""
     report = step or (lambda _name: None)
+    os.environ["HF_HUB_OFFLINE"] = "1"  # local directories only: the hub is never contacted
     if precision not in PRECISIONS:
         raise GenerationExportError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
     source, out = Path(model_path), Path(out_dir)
