@@ -222,8 +222,13 @@ class DataPlane:
         return [output_tensor(name, array) for name, array in results.items()]
 
     def model_metadata(self) -> dict[str, Any]:
-        """OIP model metadata: text input and tensor inputs/outputs."""
+        """OIP model metadata: text input and tensor inputs/outputs (text in, text out for a generator)."""
         loaded = self.state.loaded
+        if loaded is not None and loaded.generator is not None:
+            text = [{"name": "text_input", "datatype": "BYTES", "shape": [1]}]
+            return {"name": self.settings.model_type, "versions": [self.state.version],
+                    "platform": "onnxruntime_genai", "inputs": text,
+                    "outputs": [{**text[0], "name": "text_output"}]}  # fmt: skip
         inputs: list[dict[str, Any]] = [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
         outputs: list[dict[str, Any]] = [{"name": "label", "datatype": "BYTES", "shape": [-1]}]
         if loaded is not None and loaded.classifier is not None:

@@ -233,3 +233,11 @@ def test_top_k_above_the_vocabulary_is_clamped(persona_server: ServerProcess) ->
     body = {"messages": MESSAGES, "max_new_tokens": 4, "temperature": 1.0, "top_k": 1000}
     assert httpx.post(persona_server.base + GENERATE, json=body, timeout=30).status_code == 200
     assert httpx.get(persona_server.base + HEALTH, timeout=10).status_code == 200
+
+
+def test_oip_model_metadata_describes_text_in_text_out(persona_server: ServerProcess) -> None:
+    meta = httpx.get(f"{persona_server.base}/v2/models/{PERSONA}", timeout=10).json()
+    assert meta["platform"] == "onnxruntime_genai"
+    assert [i["name"] for i in meta["inputs"]] == ["text_input"] and meta["outputs"][0][
+        "name"
+    ] == "text_output"
