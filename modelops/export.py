@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from modelops.export_generation import GenerationExportError, export_generation, is_causal_lm
 from modelops.package.metadata import Golden, ModelMetadata, TensorSpec
 from modelops.quantize import DEFAULT_MIN_AGREEMENT, QuantizationError, optimize, quantize_int8, session
 from modelops.sources import SourceError, SourceModel, load_source
@@ -225,6 +226,10 @@ def export_model(
     """model path → out_dir/{model.onnx, tokenizer.json, metadata.json}, parity-checked."""
     report = step or (lambda _name: None)
     options = options or ExportOptions()
+    if is_causal_lm(model_path):
+        return _export_causal_lm(model_path, out_dir, (model_type, version), report, options)
+    if options.quantize == "int4":
+        raise ExportError("--quantize int4 is for causal language models; quantize a classifier with int8")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report("load model")
@@ -250,3 +255,22 @@ def _first_line(error: BaseException) -> str:
 
 
 __all__ = ["ExportError", "ExportOptions", "ExportResult", "SourceError", "export_model"]
+
+
+def _export_causal_lm(
+    model_path: Path | str,
+    out_dir: Path | str,
+    name: tuple[str, str],
+    report: Step,
+    options: ExportOptions,
+) -> ExportResult:
+    """A causal LM goes through onnxruntime-genai's builder (`modelops.export_generation`)."""
+    if options.quantize not in (None, "int4"):
+        raise ExportError(
+            f"a causal language model exports as fp32 or --quantize int4, not {options.quantize}"
+        )
+    try:
+        result = export_generation(model_path, out_dir, *name, report, precision=options.quantize or "fp32")
+    except GenerationExportError as error:
+        raise ExportError(str(error)) from error
+    return ExportResult(onnx_path=result.onnx_path, metadata=result.metadata, max_abs_diff=0.0)

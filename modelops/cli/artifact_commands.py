@@ -22,7 +22,8 @@ PathType = click.Path(path_type=Path)
 ExistingFile = click.Path(path_type=Path, exists=True, dir_okay=False)
 ModelSource = click.Path(path_type=Path, exists=True)
 MODEL_PATH_HELP = (
-    "A save_pretrained directory, the modelops model.pt, a TorchScript module, or a pickled module "
+    "A save_pretrained directory (a classifier, or a ...ForCausalLM for text generation), "
+    "the modelops model.pt, a TorchScript module, or a pickled module "
     "(with --trust-pickle)."
 )
 
@@ -41,8 +42,9 @@ def export_options(command: Any) -> Any:
                      help="Least fp32/int8 label agreement on the evaluation set (default 0.98)."),
         click.option("--eval-data", type=ExistingFile, default=None,
                      help="label<TAB>text file the quantized model is checked on."),
-        click.option("--quantize", type=click.Choice(["int8"]), default=None,
-                     help="Dynamic int8 quantization, checked against fp32."),
+        click.option("--quantize", type=click.Choice(["int8", "int4"]), default=None,
+                     help="int8: dynamic int8 quantization of a classifier, checked against fp32; "
+                          "int4: int4 weights of a causal language model (onnxruntime-genai)."),
         click.option("--optimize", is_flag=True, help="ONNX Runtime transformer fusions (BERT family)."),
         click.option("--trust-pickle", is_flag=True,
                      help="Allow a pickled torch.nn.Module (loading it runs code from the file)."),

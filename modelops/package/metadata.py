@@ -15,6 +15,9 @@ from typing import Any
 from modelops.package.errors import MetadataError
 
 METADATA_NAME = "metadata.json"
+TEXT_CLASSIFICATION = "text-classification"
+TEXT_GENERATION = "text-generation"
+TASKS = (TEXT_CLASSIFICATION, TEXT_GENERATION)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,10 @@ class ModelMetadata:
     export: dict[str, Any] = field(default_factory=dict)  # source format, optimize/quantize facts
     created_at: str = field(default_factory=_now)
     framework: str = "onnx"
+    task: str = TEXT_CLASSIFICATION
+    # text-generation only: chat template, stop tokens, defaults and the golden generation
+    # (`modelops.package.generation.GenerationSpec` reads it).
+    generation: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Accept plain dicts for the nested parts so callers can build metadata from JSON-like data.
@@ -88,16 +95,32 @@ class ModelMetadata:
         self.labels = list(self.labels)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict with the seed's field names."""
-        return asdict(self)
+        """Plain JSON-ready dict with the seed's field names (a classifier's has no task/generation keys,
+        so its bytes are the same as before generative models existed)."""
+        data = asdict(self)
+        if self.task == TEXT_CLASSIFICATION:
+            del data["task"], data["generation"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelMetadata:
         """Parse and validate; raise MetadataError naming the missing or mistyped field."""
         mapping = _require_mapping(data, "metadata")
-        labels = _require(mapping, "labels", list, "metadata")
-        if not labels or not all(isinstance(label, str) for label in labels):
+        task = mapping.get("task", TEXT_CLASSIFICATION)
+        if task not in TASKS:
+            raise MetadataError(f"metadata: field 'task' must be one of {list(TASKS)}, got {task!r}")
+        labels = (
+            mapping.get("labels", [])
+            if task == TEXT_GENERATION
+            else _require(mapping, "labels", list, "metadata")
+        )
+        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+            raise MetadataError("metadata: 'labels' must be a list of strings")
+        if task == TEXT_CLASSIFICATION and not labels:
             raise MetadataError("metadata: 'labels' must be a non-empty list of strings")
+        generation = mapping.get("generation", {})
+        if not isinstance(generation, dict) or (task == TEXT_GENERATION and not generation):
+            raise MetadataError("metadata: a text-generation model needs a 'generation' object")
         golden = mapping.get("golden")
         return cls(
             model_type=_require(mapping, "model_type", str, "metadata"),
@@ -112,6 +135,8 @@ class ModelMetadata:
             export=dict(mapping.get("export", {})),
             created_at=str(mapping.get("created_at", "")),
             framework=str(mapping.get("framework", "onnx")),
+            task=task,
+            generation=dict(generation),
         )
 
     @classmethod

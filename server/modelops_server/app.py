@@ -27,6 +27,7 @@ from modelops_server.auth import check_bearer
 from modelops_server.binary import EXTENSIONS, HEADER, encode_rest_infer, parse_rest_infer
 from modelops_server.dataplane import DataPlane
 from modelops_server.errors import NotFound, PayloadTooLarge, ServerError, error_response
+from modelops_server.generation_routes import GenerationRoutes
 from modelops_server.logs import get_logger, log_event
 from modelops_server.metrics import CONTENT_TYPE
 from modelops_server.openapi import openapi_document
@@ -158,7 +159,12 @@ def _routes(handlers: Routes, dataplane: DataPlane) -> list[Route]:
     seed = "/api/v1/ml-models/{model_type}"
     model = "/v2/models/{name}"
     versioned = "/v2/models/{name}/versions/{version}"
+    generate = GenerationRoutes(handlers)
     table: list[tuple[str, str, Handler, str]] = [
+        (f"{seed}/generate", "generate", generate.generate, "POST"),
+        ("/v1/chat/completions", "chat_completions", generate.chat_completions, "POST"),
+        (f"{model}/generate", "generate_oip", generate.oip_generate, "POST"),
+        (f"{model}/generate_stream", "generate_oip", generate.oip_generate, "POST"),
         (f"{seed}/health", "health", handlers.health, "GET"),
         (f"{seed}/predict", "predict", handlers.predict, "POST"),
         ("/v2/health/live", "live", handlers.live, "GET"),
@@ -236,6 +242,7 @@ def create_app(settings: ServerSettings, dataplane: DataPlane | None = None) -> 
             if grpc_server is not None:
                 await asyncio.to_thread(grpc_server.stop(grace=2).wait)
             await plane.stop()
+            await plane.generation.guardrail.close()
 
     routes = _routes(Routes(plane, token), plane)
     app = Starlette(routes=routes, lifespan=lifespan)

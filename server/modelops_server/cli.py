@@ -57,6 +57,17 @@ def main() -> None:
 @_option("--max-texts", type=int, default=256, help="Texts per request.")
 @_option("--max-body-bytes", type=int, default=1 << 20, help="Larger bodies are refused with 413.")
 @_option("--auth-token-file", type=click.Path(path_type=Path), default=None, help="Bearer token file.")
+@_option("--max-prompt-tokens", type=int, default=2048, help="Text generation: longer prompts get 400.")
+@_option("--max-new-tokens", type=int, default=512, help="Text generation: most new tokens per request.")
+@_option("--max-generations", type=int, default=4, help="Text generation: generations running at once.")
+@_option("--max-queued-generations", type=int, default=32, help="Waiting generations; past this, 429.")
+@_option("--generation-deadline-s", type=float, default=120.0, help="A generation ends at this age.")
+@_option("--guardrail-url", default=None, help="Safety classifier predict URL asked before generating.")
+@_option("--guardrail-label", default="risk", help="The guardrail classifier's risk label.")
+@_option(
+    "--guardrail-threshold", type=float, default=0.5, help="Risk score that triggers the crisis response."
+)
+@_option("--crisis-response", default=None, help="The answer to a risk message (default: crisis lines).")
 @_option("--log-level", default="INFO", help="Log level.")
 @_option("--fault-error-rate", type=float, default=0.0, hidden=True)
 @_option("--fault-latency-ms", type=float, default=0.0, hidden=True)
@@ -78,6 +89,8 @@ def build_settings(options: dict[str, Any]) -> ServerSettings:
     versions = tuple(v.strip() for v in options.pop("fault_versions").split(",") if v.strip())
     faults = FaultSettings(options.pop("fault_error_rate"), options.pop("fault_latency_ms"), versions)
     options["version"] = options.pop("model_version")
+    if options.get("crisis_response") is None:
+        options.pop("crisis_response", None)  # the settings' own default message
     options["trusted_keys"] = tuple(
         k.strip().lower() for k in (options["trusted_keys"] or "").split(",") if k.strip()
     )

@@ -19,6 +19,8 @@ import numpy as np
 
 from modelops_server.batching import Batcher
 from modelops_server.errors import BadRequest, InjectedFault, NotFound, NotReady, ServerError
+from modelops_server.generation import TextGenerator
+from modelops_server.generation_plane import GenerationPlane
 from modelops_server.loader import locate_model
 from modelops_server.logs import get_logger, log_event
 from modelops_server.metrics import ServerMetrics
@@ -59,6 +61,7 @@ class DataPlane:
         self.batcher: Batcher[Prediction] = Batcher(
             self._run_texts, self.metrics, settings.max_batch_size, settings.max_batch_delay_ms
         )
+        self.generation = GenerationPlane(settings, self.metrics, self.generator)
         self._faults_apply = False
         self._random = random.Random()
         self._load_task: asyncio.Task[None] | None = None
@@ -129,7 +132,23 @@ class DataPlane:
             raise NotReady(
                 f"model {self.settings.model_type} {self.state.version} is not ready: {self.state.reason}"
             )
+        if self.state.loaded.classifier is None:
+            raise BadRequest(
+                f"{self.settings.model_type} is a text-generation model; "
+                f"use /api/v1/ml-models/{self.settings.model_type}/generate or /v1/chat/completions"
+            )
         return self.state.loaded.classifier
+
+    def generator(self) -> TextGenerator:
+        """The text-generation model; 503 while not ready, 400 when this server serves a classifier."""
+        loaded = self.state.loaded
+        if loaded is None:
+            raise NotReady(
+                f"model {self.settings.model_type} {self.state.version} is not ready: {self.state.reason}"
+            )
+        if loaded.generator is None:
+            raise BadRequest(f"{self.settings.model_type} is a classifier; use predict or infer")
+        return loaded.generator
 
     async def _inject_faults(self) -> None:
         if not self._faults_apply:
@@ -203,11 +222,16 @@ class DataPlane:
         return [output_tensor(name, array) for name, array in results.items()]
 
     def model_metadata(self) -> dict[str, Any]:
-        """OIP model metadata: text input and tensor inputs/outputs."""
+        """OIP model metadata: text input and tensor inputs/outputs (text in, text out for a generator)."""
         loaded = self.state.loaded
+        if loaded is not None and loaded.generator is not None:
+            text = [{"name": "text_input", "datatype": "BYTES", "shape": [1]}]
+            return {"name": self.settings.model_type, "versions": [self.state.version],
+                    "platform": "onnxruntime_genai", "inputs": text,
+                    "outputs": [{**text[0], "name": "text_output"}]}  # fmt: skip
         inputs: list[dict[str, Any]] = [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
         outputs: list[dict[str, Any]] = [{"name": "label", "datatype": "BYTES", "shape": [-1]}]
-        if loaded is not None:
+        if loaded is not None and loaded.classifier is not None:
             labels = len(loaded.classifier.labels)
             outputs.append({"name": "probabilities", "datatype": "FP32", "shape": [-1, labels]})
             inputs += [
@@ -248,8 +272,9 @@ def _select(outputs: list[dict[str, Any]], requested: list[str] | None) -> list[
 def _health_metadata(version: str, loaded: LoadedModel | None) -> dict[str, Any]:
     if loaded is None:
         return {"version": version, "deployed_at": None}
-    metadata = loaded.classifier.metadata
+    metadata = loaded.metadata
     return {
+        **({"task": metadata.task} if loaded.generator is not None else {}),
         "version": version,
         "deployed_at": loaded.deployed_at,
         "created_at": metadata.created_at,

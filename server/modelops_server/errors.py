@@ -40,6 +40,16 @@ class PayloadTooLarge(ServerError):
     status = 413
 
 
+class TooManyRequests(ServerError):
+    """Every generation slot is busy and the queue is full; the client should retry after `retry_after` s."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class UnsupportedMediaType(ServerError):
     """The body is not JSON."""
 
@@ -67,5 +77,7 @@ class VerificationError(ServerError):
 def error_response(error: ServerError) -> Response:
     """The JSON answer for any ServerError."""
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    if isinstance(error, TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after)}
     body = orjson.dumps({"error": str(error)})
     return Response(body, status_code=error.status, media_type="application/json", headers=headers)

@@ -19,6 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+TOKEN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # `_created` series only double the exposition; the rollback analysis does not use them.
@@ -63,8 +64,43 @@ class ServerMetrics:
         self.model_ready = Gauge(
             "modelops_model_ready", "1 when the model is verified and ready", registry=registry
         )
+        self._generation_metrics(registry)
         # process_start_time_seconds (and CPU, memory, fds): a restarted server is seen in /metrics.
         ProcessCollector(registry=registry)
+
+    def _generation_metrics(self, registry: CollectorRegistry) -> None:
+        """Text-generation models: latency per token, token counts and generation slots."""
+        self.time_to_first_token = Histogram(
+            "modelops_generation_time_to_first_token_seconds",
+            "From request arrival (queueing included) to the first generated token",
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.inter_token_latency = Histogram(
+            "modelops_generation_inter_token_seconds", "Time between two generated tokens of one stream",
+            buckets=TOKEN_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.prompt_tokens = Counter(
+            "modelops_generation_prompt_tokens_total",
+            "Prompt tokens of accepted generations",
+            registry=registry,
+        )
+        self.completion_tokens = Counter(
+            "modelops_generation_completion_tokens_total", "Tokens generated", registry=registry
+        )
+        self.generations = Counter(
+            "modelops_generations_total", "Finished generations by finish reason", ["finish_reason"],
+            registry=registry,
+        )  # fmt: skip
+        self.generations_active = Gauge(
+            "modelops_generations_active", "Generations running now", registry=registry
+        )
+        self.guardrail_verdicts = Counter(
+            "modelops_guardrail_verdicts_total", "Guardrail classifier verdicts (allowed, blocked, error)",
+            ["verdict"], registry=registry,
+        )  # fmt: skip
+        self.generations_queued = Gauge(
+            "modelops_generations_queued", "Generations waiting for a slot", registry=registry
+        )
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

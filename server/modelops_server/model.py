@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from modelops.package.metadata import ModelMetadata
+from modelops.package.metadata import TEXT_GENERATION, ModelMetadata
 from modelops_server.errors import BadRequest, VerificationError
+from modelops_server.generation import TextGenerator, check_golden_generation, load_generator
 from modelops_server.loader import ModelLocation
 from modelops_server.logs import get_logger, log_event
 from modelops_server.settings import ServerSettings
@@ -149,14 +150,17 @@ def check_golden(model: TextClassifier) -> None:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model that passed every check, with the facts the health endpoint reports."""
+    """A model that passed every check, with the facts the health endpoint reports. Exactly one of
+    `classifier` and `generator` is set, as metadata.json's `task` says."""
 
-    classifier: TextClassifier
+    classifier: TextClassifier | None
     location: ModelLocation
     digest: str
     signed: bool
     load_seconds: float
     deployed_at: str
+    metadata: ModelMetadata
+    generator: TextGenerator | None = None
 
 
 def load_verified_model(settings: ServerSettings, location: ModelLocation) -> LoadedModel:
@@ -165,18 +169,26 @@ def load_verified_model(settings: ServerSettings, location: ModelLocation) -> Lo
     with private_copy(location.directory, settings.work_dir) as directory:  # verified = loaded bytes
         digest = verify_files(directory, settings)
         metadata = load_metadata(directory, location.version, settings.model_type)
-        check_onnx(directory, metadata)
-        verified = time.perf_counter()
-        classifier = TextClassifier.load(directory, metadata, settings.threads)
         signed = (directory / "model.sig").is_file() and settings.public_key is not None
+        if metadata.task == TEXT_GENERATION:
+            verified = time.perf_counter()
+            generator = load_generator(directory, metadata, settings.threads)
+            classifier = None
+        else:
+            check_onnx(directory, metadata)
+            verified = time.perf_counter()
+            classifier, generator = TextClassifier.load(directory, metadata, settings.threads), None
     loaded = time.perf_counter()
-    if classifier.tokenizer is not None:
-        classifier.predict(WARM_UP_TEXTS)
-    check_golden(classifier)
+    if classifier is not None:
+        if classifier.tokenizer is not None:
+            classifier.predict(WARM_UP_TEXTS)
+        check_golden(classifier)
+    if generator is not None:
+        check_golden_generation(generator)
     done = time.perf_counter()
     _log_load(location, digest, verify_s=verified - started, load_s=loaded - verified, golden_s=done - loaded)
     deployed_at = datetime.now(UTC).isoformat(timespec="seconds")
-    return LoadedModel(classifier, location, digest, signed, done - started, deployed_at)
+    return LoadedModel(classifier, location, digest, signed, done - started, deployed_at, metadata, generator)
 
 
 def _log_load(location: ModelLocation, digest: str, **timings: float) -> None:

@@ -79,6 +79,66 @@ INFER_RESPONSE = {
 }
 
 
+MESSAGES = {
+    "type": "array", "minItems": 1,
+    "items": {"type": "object", "required": ["role", "content"],
+              "properties": {"role": {"enum": ["system", "user", "assistant"]},
+                             "content": {"type": "string"}}},
+}  # fmt: skip
+SAMPLING = {
+    "temperature": {"type": "number", "minimum": 0, "maximum": 2, "description": "0 = greedy"},
+    "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    "top_k": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "seed": {"type": "integer", "minimum": 0, "maximum": 2147483647},
+    "stream": {"type": "boolean", "description": "true: Server-Sent Events, one per token chunk"},
+}
+NEW_TOKENS = {
+    "type": "integer",
+    "minimum": 1,
+    "description": "at most the server's max-new-tokens (else 400)",
+}
+MIN_TOKENS = {"type": "integer", "minimum": 0, "description": "no end of turn before this many tokens"}
+GENERATE_REQUEST = {
+    "type": "object", "required": ["messages"], "additionalProperties": False,
+    "properties": {"messages": MESSAGES, "max_new_tokens": NEW_TOKENS, "min_new_tokens": MIN_TOKENS,
+                   **SAMPLING},
+}  # fmt: skip
+USAGE = {
+    "type": "object",
+    "properties": {k: {"type": "integer"} for k in ("prompt_tokens", "completion_tokens", "total_tokens")},
+}
+GENERATE_RESPONSE = {
+    "type": "object",
+    "properties": {"model_type": {"type": "string"}, "version": {"type": "string"},
+                   "text": {"type": "string"}, "usage": USAGE,
+                   "finish_reason": {"enum": ["stop", "length", "deadline", "cancelled", "guardrail"]},
+                   "guardrail": {"type": "object", "description": "the safety classifier's verdict"},
+                   "token_ids": {"type": "array", "items": {"type": "integer"}}},
+}  # fmt: skip
+CHAT_REQUEST = {
+    "type": "object", "required": ["messages"],
+    "properties": {"model": {"type": "string"}, "messages": MESSAGES, "max_tokens": NEW_TOKENS,
+                   "max_completion_tokens": NEW_TOKENS, "min_tokens": MIN_TOKENS, "n": {"const": 1},
+                   **SAMPLING},
+}  # fmt: skip
+CHAT_RESPONSE = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "object": {"const": "chat.completion"},
+                   "model": {"type": "string"}, "choices": {"type": "array"}, "usage": USAGE},
+}  # fmt: skip
+OIP_GENERATE_REQUEST = {
+    "type": "object",
+    "description": "text_input (one user message) or messages; parameters: max_tokens, temperature, ...",
+    "properties": {"text_input": {"type": "string", "minLength": 1, "pattern": "\\S"}, "messages": MESSAGES,
+                   "parameters": {"type": "object",
+                                  "properties": {"max_tokens": NEW_TOKENS, "min_tokens": MIN_TOKENS,
+                                                 **SAMPLING}}},
+}  # fmt: skip
+OIP_GENERATE_RESPONSE = {
+    "type": "object",
+    "properties": {"model_name": {"type": "string"}, "model_version": {"type": "string"},
+                   "text_output": {"type": "string"}, "usage": USAGE},
+}  # fmt: skip
 LIVE = {"type": "object", "required": ["live"], "properties": {"live": {"type": "boolean"}}}
 READY = {"type": "object", "required": ["ready"], "properties": {"ready": {"type": "boolean"}}}
 MODEL_READY = {
@@ -151,8 +211,38 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     texts = {400: "malformed request", 401: "missing or invalid bearer token", 404: "unknown model",
-             413: "body too large", 500: "internal or injected error", 503: "model not ready"}  # fmt: skip
-    return {str(status): _json(ERROR, texts[status]) for status in statuses}
+             413: "body too large", 429: "every generation slot busy and the queue full",
+             500: "internal or injected error", 503: "model not ready"}  # fmt: skip
+    answers = {str(status): _json(ERROR, texts[status]) for status in statuses}
+    if "429" in answers:
+        answers["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
+    return answers
+
+
+def _generation(operation_id: str, summary: str, request: Any, response: Any, params: tuple[str, ...]) -> Any:
+    answers = {
+        "200": {"description": "the answer, or Server-Sent Events when stream is true",
+                "content": {"application/json": {"schema": response}, "text/event-stream": {"schema": TEXT}}},
+        **_errors(400, 401, 404, 413, 429, 500, 503),
+    }  # fmt: skip
+    operation = _operation(operation_id, summary, answers, params)
+    return {"post": _with_body(operation, {"application/json": {"schema": request}})}
+
+
+def _generation_paths(seed: str) -> dict[str, Any]:
+    oip = ("name",)
+    return {
+        f"{seed}/generate": _generation(
+            "seed_generate", "Text generation from chat messages (text-generation models)",
+            GENERATE_REQUEST, GENERATE_RESPONSE, ("model_type",)),
+        "/v1/chat/completions": _generation(
+            "chat_completions", "OpenAI-compatible chat completions", CHAT_REQUEST, CHAT_RESPONSE, ()),
+        "/v2/models/{name}/generate": _generation(
+            "generate", "OIP generate extension", OIP_GENERATE_REQUEST, OIP_GENERATE_RESPONSE, oip),
+        "/v2/models/{name}/generate_stream": _generation(
+            "generate_stream", "OIP generate extension, streaming", OIP_GENERATE_REQUEST,
+            OIP_GENERATE_RESPONSE, oip),
+    }  # fmt: skip
 
 
 def _operation(
@@ -205,6 +295,7 @@ def _paths() -> dict[str, Any]:
         f"{seed}/predict": {"post": _with_body(
             _operation("seed_predict", "Label and scores per text", predict, ("model_type",)),
             {"application/json": {"schema": PREDICT_REQUEST}})},
+        **_generation_paths(seed),
         "/v2/health/live": {"get": _operation("server_live", "OIP liveness", {"200": _json(LIVE, "live")})},
         "/v2/health/ready": {"get": _operation(
             "server_ready", "OIP readiness",

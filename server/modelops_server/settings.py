@@ -12,6 +12,13 @@ from typing import Any
 
 from modelops.names import validate_model_type
 
+CRISIS_RESPONSE = (
+    "I'm really sorry you're going through this. You don't have to face it alone. If you are in danger "
+    "or thinking about harming yourself, please call your local emergency number now, or reach a crisis "
+    "line (in the US, call or text 988; in the UK and Ireland, Samaritans at 116 123). Talking to someone "
+    "you trust can help too."
+)
+
 
 class SettingsError(ValueError):
     """A setting is out of range or inconsistent; the server refuses to start."""
@@ -58,6 +65,15 @@ class ServerSettings:
     max_texts: int = 256
     max_body_bytes: int = 1 << 20
     auth_token_file: Path | None = None
+    max_prompt_tokens: int = 2048  # text generation: longer prompts are refused (400)
+    max_new_tokens: int = 512  # text generation: the most tokens one request may ask for
+    max_generations: int = 4  # generations running at once
+    max_queued_generations: int = 32  # waiting for a slot; past this, 429 with Retry-After
+    generation_deadline_s: float = 120.0  # a generation (queueing included) ends at this age
+    guardrail_url: str | None = None  # a safety classifier's seed predict URL; off when None
+    guardrail_label: str = "risk"  # the classifier's label that means risk
+    guardrail_threshold: float = 0.5  # risk score from which the crisis response replaces generation
+    crisis_response: str = CRISIS_RESPONSE
     log_level: str = "INFO"
     faults: FaultSettings = field(default_factory=FaultSettings)
 
@@ -100,6 +116,17 @@ def _check_ranges(settings: ServerSettings) -> None:
         (settings.max_text_chars >= 1, "max-text-chars must be >= 1"),
         (settings.max_texts >= 1, "max-texts must be >= 1"),
         (settings.max_body_bytes >= 1024, "max-body-bytes must be >= 1024"),
+        (settings.max_prompt_tokens >= 1, "max-prompt-tokens must be >= 1"),
+        (settings.max_new_tokens >= 1, "max-new-tokens must be >= 1"),
+        (settings.max_generations >= 1, "max-generations must be >= 1"),
+        (settings.max_queued_generations >= 0, "max-queued-generations must be >= 0"),
+        (settings.generation_deadline_s > 0, "generation-deadline-s must be > 0"),
+        (0.0 <= settings.guardrail_threshold <= 1.0, "guardrail-threshold must be in 0..1"),
+        (bool(settings.crisis_response.strip()), "crisis-response must not be empty"),
+        (
+            not settings.guardrail_url or settings.guardrail_url.startswith(("http://", "https://")),
+            "guardrail-url must be an http(s) URL",
+        ),
         (0.0 <= settings.faults.error_rate <= 1.0, "fault error rate must be in 0..1"),
         (settings.faults.latency_ms >= 0, "fault latency must be >= 0"),
     ]

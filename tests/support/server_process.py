@@ -62,11 +62,11 @@ def _wait_ready(server: ServerProcess, process: subprocess.Popen[bytes]) -> None
 
 
 @contextmanager
-def server_process(models_dir: Path, *args: str) -> Iterator[ServerProcess]:
+def server_process(models_dir: Path, *args: str, model_type: str = MODEL_TYPE) -> Iterator[ServerProcess]:
     """Start the server with gRPC on, wait until ready, and stop it (SIGTERM) afterwards."""
     http_port, grpc_port = free_port(), free_port()
     command = [str(SERVER), "serve", "--host", "127.0.0.1", "--port", str(http_port), "--grpc-port",
-               str(grpc_port), "--models-dir", str(models_dir), "--model-type", MODEL_TYPE,
+               str(grpc_port), "--models-dir", str(models_dir), "--model-type", model_type,
                "--max-body-bytes", str(MAX_BODY), *args]  # fmt: skip
     process = subprocess.Popen(command, env=dict(os.environ), stderr=subprocess.DEVNULL)
     running = ServerProcess(f"127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}")

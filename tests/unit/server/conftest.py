@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from support.models import make_model_dir
+from support.persona import PersonaModels, persona_models
 from support.server_process import ServerProcess, server_process
 from support.serving import MODEL_TYPE, ServeFn, serving, settings_for
 
@@ -39,3 +40,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     make_model_dir(models, MODEL_TYPE, "v1.0.0")
     with server_process(models) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def persona(tmp_path_factory: pytest.TempPathFactory) -> PersonaModels:
+    """The tiny text-generation model (built, exported and signed once per test session)."""
+    return persona_models(tmp_path_factory.mktemp("persona"))

@@ -1,0 +1,240 @@
+"""Runs generations of a text-generation model: slots, queue, deadline, one thread per generation.
+
+`generation_routes.py` calls `GenerationPlane.start` for every generate / chat-completions request. A
+request gets one of `max_generations` slots or waits in a queue of at most `max_queued_generations`
+(past that, and past its deadline, 429 with Retry-After). Its tokens are decoded in a thread of its own
+(`TextGenerator.run`) and handed to the event loop through an asyncio queue; `Generation.close` (the
+stream ended, or the client went away) stops that thread at its next token and frees the slot at once.
+Records TTFT, inter-token latency, token counts and active / queued generations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from modelops_server.errors import BadRequest, ServerError, TooManyRequests
+from modelops_server.generation import Outcome, Sampling, TextGenerator
+from modelops_server.guardrail import Guardrail, Verdict
+from modelops_server.logs import get_logger
+from modelops_server.metrics import ServerMetrics
+from modelops_server.settings import ServerSettings
+
+LOG = get_logger("generation")
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A validated request: chat messages, decoding settings, streaming or not."""
+
+    messages: list[dict[str, str]]
+    sampling: Sampling
+    stream: bool = False
+    arrival: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """New printable text and the token ids that produced it."""
+
+    text: str
+    token_ids: list[int]
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The end of a generation: the whole answer and the counts."""
+
+    outcome: Outcome
+    prompt_tokens: int
+    guardrail: Verdict | None = None
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """OpenAI-style token counts."""
+        completion = len(self.outcome.token_ids)
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": self.prompt_tokens + completion,
+        }
+
+
+class Generation:
+    """One running generation; iterate `events()` once, and always `close()` it."""
+
+    def __init__(
+        self,
+        plane: GenerationPlane,
+        prompt: list[int],
+        request: GenerationRequest,
+        verdict: Verdict | None = None,
+    ) -> None:
+        self.plane = plane
+        self.prompt = prompt
+        self.request = request
+        self.verdict = verdict
+        self.cancelled = threading.Event()
+        self.queue: asyncio.Queue[Chunk | Finished | BaseException] = asyncio.Queue()
+        self._closed = False
+        self._holds_slot = True
+
+    @classmethod
+    def canned(
+        cls, plane: GenerationPlane, prompt: list[int], request: GenerationRequest, verdict: Verdict
+    ) -> Generation:
+        """The crisis response as a finished generation that holds no slot."""
+        generation = cls(plane, prompt, request, verdict)
+        generation._holds_slot = False
+        text = plane.settings.crisis_response
+        generation.queue.put_nowait(Chunk(text, []))
+        generation.queue.put_nowait(Finished(Outcome([], text, "guardrail"), len(prompt), verdict))
+        return generation
+
+    def begin(self, model: TextGenerator, deadline: float) -> None:
+        """Start the decoding thread; it puts Chunks, then a Finished (or the error), on the queue."""
+        loop = asyncio.get_running_loop()
+        metrics = self.plane.metrics
+
+        def hand_over(item: Chunk | Finished | BaseException) -> None:
+            try:
+                loop.call_soon_threadsafe(self.queue.put_nowait, item)
+            except RuntimeError:  # the loop is closed: the server is shutting down
+                self.cancelled.set()
+
+        def work() -> None:
+            try:
+                outcome = model.run(
+                    self.prompt, self.request.sampling, lambda ids, text: hand_over(Chunk(text, ids)),
+                    self.cancelled, deadline,
+                )  # fmt: skip
+            except BaseException as error:  # reported to the request, never lost in the thread
+                hand_over(error)
+                return
+            metrics.completion_tokens.inc(len(outcome.token_ids))
+            metrics.generations.labels(outcome.finish_reason).inc()
+            hand_over(Finished(outcome, len(self.prompt), self.verdict))
+
+        threading.Thread(target=work, name="generation", daemon=True).start()
+
+    async def events(self) -> AsyncIterator[Chunk | Finished]:
+        """Chunks as they come, then one Finished; records TTFT and inter-token latency."""
+        metrics, last = self.plane.metrics, None
+        try:
+            while True:
+                item = await self.queue.get()
+                if isinstance(item, BaseException):
+                    raise (
+                        item if isinstance(item, ServerError) else ServerError(f"generation failed: {item!r}")
+                    )
+                now = time.monotonic()
+                if isinstance(item, Chunk) and item.token_ids:
+                    if last is None:
+                        metrics.time_to_first_token.observe(now - self.request.arrival)
+                    else:
+                        metrics.inter_token_latency.observe(now - last)
+                    last = now
+                yield item
+                if isinstance(item, Finished):
+                    return
+        finally:
+            self.close()
+
+    async def collect(self) -> tuple[str, Finished]:
+        """The whole answer (non-streaming requests)."""
+        async for item in self.events():
+            if isinstance(item, Finished):
+                return item.outcome.text, item
+        raise ServerError("generation ended without a result")
+
+    def close(self) -> None:
+        """Stop the thread at its next token and free the slot (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.cancelled.set()
+        if self._holds_slot:
+            self.plane.release()
+
+
+class GenerationPlane:
+    """Slots and queue for the generations of one model."""
+
+    def __init__(self, settings: ServerSettings, metrics: ServerMetrics, model: Callable[[], TextGenerator]):
+        self.settings = settings
+        self.metrics = metrics
+        self.model = model
+        self.active = 0
+        self.queued = 0
+        self._slots: asyncio.Semaphore | None = None
+        self.guardrail = Guardrail(settings, metrics)
+
+    def prompt_ids(self, model: TextGenerator, request: GenerationRequest) -> list[int]:
+        """Render and tokenize; 400 when the prompt is longer than the limit or the context."""
+        prompt = model.prompt_ids(request.messages)
+        limit = min(self.settings.max_prompt_tokens, model.spec.context_length - 1)
+        if len(prompt) > limit:
+            raise BadRequest(f"'messages' is {len(prompt)} tokens long; the limit is {limit} tokens")
+        return prompt
+
+    async def start(self, request: GenerationRequest) -> Generation:
+        """Validate the prompt, wait for a slot (or 429), and start decoding."""
+        model = self.model()
+        prompt = self.prompt_ids(model, request)
+        verdict = await self.guardrail.check(request.messages)
+        if verdict is not None and verdict.blocked:
+            return Generation.canned(self, prompt, request, verdict)
+        deadline = request.arrival + self.settings.generation_deadline_s
+        await self._acquire(deadline)
+        generation = Generation(self, prompt, request, verdict)
+        self.metrics.prompt_tokens.inc(len(prompt))
+        try:
+            generation.begin(model, deadline)
+        except BaseException:
+            generation.close()
+            raise
+        return generation
+
+    async def _acquire(self, deadline: float) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.settings.max_generations)
+        if self._slots.locked():
+            if self.queued >= self.settings.max_queued_generations:
+                raise TooManyRequests(
+                    f"all {self.settings.max_generations} generation slots are busy and "
+                    f"{self.queued} requests are queued; retry later",
+                    retry_after=self._retry_after(),
+                )
+            await self._wait(self._slots, deadline)
+        else:
+            await self._slots.acquire()
+        self.active += 1
+        self.metrics.generations_active.set(self.active)
+
+    async def _wait(self, slots: asyncio.Semaphore, deadline: float) -> None:
+        self.queued += 1
+        self.metrics.generations_queued.set(self.queued)
+        try:
+            await asyncio.wait_for(slots.acquire(), timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError as error:
+            raise TooManyRequests(
+                "no generation slot became free before the request's deadline",
+                retry_after=self._retry_after(),
+            ) from error
+        finally:
+            self.queued -= 1
+            self.metrics.generations_queued.set(self.queued)
+
+    def _retry_after(self) -> int:
+        return max(1, math.ceil(min(self.settings.generation_deadline_s, 30.0) / 4))
+
+    def release(self) -> None:
+        """A generation ended or was closed: its slot is free now."""
+        if self._slots is not None:
+            self._slots.release()
+        self.active -= 1
+        self.metrics.generations_active.set(self.active)

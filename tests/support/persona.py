@@ -1,0 +1,68 @@
+"""A tiny text-generation model in the package format, for the server's generation tests.
+
+`persona_models` builds a tiny Llama (`support.tiny_llama`), exports it with
+`modelops.export_generation` (onnxruntime-genai builder, fp32), writes the manifest and signs it, as
+`<root>/persona_model/v1.0.0`; `tamper_golden` makes a copy whose golden token ids are wrong but whose
+manifest and signature are valid, so only the golden generation can catch it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelops.export_generation import export_generation
+from modelops.package.manifest import write_manifest
+from modelops.package.signing import generate_keypair, sign_model_dir
+from support.tiny_llama import build_tiny_llama
+
+PERSONA = "persona_model"
+VERSION = "v1.0.0"
+
+
+@dataclass(frozen=True)
+class PersonaModels:
+    """The models directory, the Hugging Face source and the verifying key."""
+
+    root: Path
+    source: Path
+    public_key: Path
+    private_key: Path
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / PERSONA / VERSION
+
+
+def persona_models(base: Path) -> PersonaModels:
+    """Build, export, manifest and sign the tiny persona model under `base`."""
+    source = build_tiny_llama(base / "hf")
+    private_key, public_key = generate_keypair(base / "keys")
+    root = base / "models"
+    export_generation(source, root / PERSONA / VERSION, PERSONA, VERSION)
+    seal(root / PERSONA / VERSION, private_key)
+    return PersonaModels(root, source, public_key, private_key)
+
+
+def seal(model_dir: Path, private_key: Path) -> str:
+    """Manifest + signature; returns the artifact digest."""
+    (model_dir / "model.sig").unlink(missing_ok=True)
+    digest = write_manifest(model_dir)
+    sign_model_dir(model_dir, private_key)
+    return digest
+
+
+def tamper_golden(models: PersonaModels, root: Path, version: str = "v1.0.1") -> Path:
+    """A correctly signed copy of the model (as `version`) whose golden token ids are shifted by one."""
+    target = root / PERSONA / version
+    shutil.copytree(models.model_dir, target)
+    path = target / "metadata.json"
+    metadata = json.loads(path.read_text(encoding="utf-8"))
+    metadata["version"] = version
+    golden = metadata["generation"]["golden"]
+    golden["token_ids"] = [(t + 1) % metadata["generation"]["vocab_size"] for t in golden["token_ids"]]
+    path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    seal(target, models.private_key)
+    return target
