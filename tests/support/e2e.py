@@ -26,6 +26,7 @@ import httpx
 
 from support.cluster import Kubectl, Poller
 from support.models import make_model_dir
+from support.s3server import S3Server
 
 MODELS_ROOT = Path("/var/tmp/modelops-e2e")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -138,6 +139,23 @@ def model_version_object(namespace: str, model: str, version: str, model_dir: Pa
         "spec": {"model": model, "version": version,
                  "artifact": {"uri": str(model_dir), "format": "onnx", "sha256": digest_of(model_dir)}},
     }  # fmt: skip
+
+
+def node_ip(kubectl: Kubectl) -> str:
+    """The node's InternalIP: where pods reach a server on this machine (the node is this machine)."""
+    nodes = kubectl.json("get", "nodes")["items"]
+    addresses = nodes[0]["status"]["addresses"]
+    return str(next(a["address"] for a in addresses if a["type"] == "InternalIP"))
+
+
+def push_model(s3: S3Server, src: Path, uri: str) -> dict[str, Any]:
+    """`modelctl push src uri -o json` with the S3 server's credentials; its answer (artifact, sha256)."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **s3.env()}
+    argv = [str(Path(sys.executable).parent / "modelctl"), "push", str(src), uri, "-o", "json"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
 
 
 def http_json(
