@@ -57,6 +57,8 @@ def main() -> None:
 @_option("--max-texts", type=int, default=256, help="Texts per request.")
 @_option("--max-body-bytes", type=int, default=1 << 20, help="Larger bodies are refused with 413.")
 @_option("--auth-token-file", type=click.Path(path_type=Path), default=None, help="Bearer token file.")
+@_option("--metrics-token-file", type=click.Path(path_type=Path), default=None,
+         help="Token file guarding /metrics and the health details (metricsAuth).")  # fmt: skip
 @_option("--log-level", default="INFO", help="Log level.")
 @_option("--fault-error-rate", type=float, default=0.0, hidden=True)
 @_option("--fault-latency-ms", type=float, default=0.0, hidden=True)
@@ -67,6 +69,7 @@ def serve(**options: Any) -> None:
     try:
         settings = build_settings(options)
         settings.read_auth_token()
+        settings.read_metrics_token()
     except (SettingsError, OSError) as error:
         raise click.UsageError(str(error)) from error
     log_event(LOG, "startup_configuration", settings=settings.describe())
