@@ -159,13 +159,19 @@ def push_model(s3: S3Server, src: Path, uri: str) -> dict[str, Any]:
 
 
 def http_json(
-    method: str, url: str, deadline_s: float, body: Any = None, accept: tuple[int, ...] = (200,)
+    method: str,
+    url: str,
+    deadline_s: float,
+    *,
+    body: Any = None,
+    accept: tuple[int, ...] = (200,),
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, Any]:
     """One logical request, retried on connection errors and unexpected statuses until the deadline."""
     deadline, last = time.monotonic() + deadline_s, "no attempt"
     while True:
         try:
-            response = httpx.request(method, url, json=body, timeout=5)
+            response = httpx.request(method, url, json=body, timeout=5, headers=headers)
             if response.status_code in accept:
                 return response.status_code, response.json()
             last = f"HTTP {response.status_code}: {response.text[:300]}"
