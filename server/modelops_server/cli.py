@@ -138,7 +138,9 @@ def fetch(src: str, dest: Path, **options: Any) -> None:
 
 
 def _fetch_verified(src: str, dest: Path, options: dict[str, Any]) -> None:
-    """From the node cache when it holds the digest, else from SRC; verified; then kept in the cache."""
+    """From the node cache when it holds the digest, else from SRC, verified against the pinned digest
+    before anything reaches DEST (loader.fetch); then kept in the cache."""
+    from modelops.package.errors import ManifestError
     from modelops_server.fetch_cache import DigestCache
     from modelops_server.loader import fetch as fetch_package
 
@@ -147,22 +149,12 @@ def _fetch_verified(src: str, dest: Path, options: dict[str, Any]) -> None:
     if cache and cache.restore(digest, dest):
         log_event(LOG, "fetch_cache_hit", src=src, digest=digest)
         return
-    fetch_package(src, dest, options["fetch_max_bytes"])
-    if digest:
-        _verify_fetched(src, dest, digest)
+    try:
+        fetch_package(src, dest, options["fetch_max_bytes"], expected_digest=digest)
+    except ManifestError as error:
+        raise ManifestError(f"{src}: {error}") from error
     if cache:
         try:
             cache.store(dest, digest)
         except OSError as error:  # a full or read-only cache must not fail a verified fetch
             log_event(LOG, "fetch_cache_store_failed", 30, digest=digest, error=str(error))
-
-
-def _verify_fetched(src: str, dest: Path, expected_digest: str) -> None:
-    """Every fetched file against the pinned digest; the message names the source."""
-    from modelops.package.errors import ManifestError
-    from modelops.package.manifest import verify_manifest
-
-    try:
-        verify_manifest(dest, expected_digest)
-    except PackageError as error:
-        raise ManifestError(f"{src}: {error}") from error
