@@ -26,7 +26,7 @@ from modelops.package.manifest import MANIFEST_NAME, SIGNATURE_NAME, normalize_d
 from modelops.package.tarsafe import READ_ERRORS, members, open_package, safe_name
 
 _CHUNK = 1 << 20
-MAX_MANIFEST_BYTES = 16 << 20  # read into memory: ~100 bytes a file, 10,000 files at most
+MAX_MANIFEST_BYTES = 4 << 20  # read into memory: < 400 bytes a file (path + sha256), 10,000 files at most
 
 
 @dataclass(frozen=True)
