@@ -158,7 +158,8 @@ def _route(path: str, name: str, handler: Handler, dataplane: DataPlane, methods
         if counter is None:
             counter = counters[response.status_code] = requests.labels(name, str(response.status_code))
         counter.inc()
-        duration.observe(time.perf_counter() - started)
+        if not 400 <= response.status_code < 500:  # a refused caller is not a served request (analysis)
+            duration.observe(time.perf_counter() - started)
         return response
 
     return Route(path, endpoint, methods=methods, name=name)

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from modelops.vocabulary import METRICS_TOKEN_HEADER
+from modelops_operator.analysis.samples import REQUESTS, bucket_key, parse_exposition
 from modelops_server.settings import SettingsError
 from support.serving import MODEL_TYPE, SEED_HEALTH, SEED_PREDICT, ServeFn, settings_for
 
@@ -70,3 +72,21 @@ def test_an_empty_metrics_token_file_stops_the_server(tmp_path: Path) -> None:
     empty.write_text("\n")
     with pytest.raises(SettingsError, match=r"metrics token file .* is empty"):
         settings_for(tmp_path, metrics_token_file=empty).read_metrics_token()
+
+
+async def test_refused_callers_count_neither_as_requests_nor_in_the_latency(
+    serve: ServeFn, tmp_path: Path
+) -> None:
+    """What the operator's analysis reads: 401s are neither served requests nor latency samples."""
+    auth = tmp_path / "auth"
+    auth.write_text("p")
+    async with serve(auth_token_file=auth) as client:
+        for _ in range(5):
+            assert (await client.post(SEED_PREDICT, json={"text": "x"})).status_code == 401
+        for _ in range(2):
+            good = await client.post(SEED_PREDICT, json={"text": "x"}, headers={"Authorization": "Bearer p"})
+            assert good.status_code == 200
+        text = (await client.get("/metrics")).text
+    counters = parse_exposition(text)
+    assert counters[REQUESTS] == 2 and counters[bucket_key(math.inf)] == 2, counters
+    assert 'modelops_requests_total{code="401",endpoint="predict"} 5.0' in text
