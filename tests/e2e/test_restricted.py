@@ -106,7 +106,8 @@ def _assert_metrics_need_the_token_through_the_pod_proxy(kubeconfig: Path, names
 def _old_pod(pod: dict[str, Any]) -> dict[str, Any]:
     """The running pod's spec as the operator generated it before the restricted profile (wave 1)."""
     spec = copy.deepcopy(pod["spec"])
-    spec.pop("nodeName", None)
+    for assigned in ("nodeName", "priority"):  # set by the scheduler and the Priority admission
+        spec.pop(assigned, None)
     spec["securityContext"] = {"runAsNonRoot": False}
     spec.pop("automountServiceAccountToken", None)
     for container in [*spec["containers"], *spec.get("initContainers", [])]:
