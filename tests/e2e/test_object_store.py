@@ -21,7 +21,15 @@ import pytest
 
 from modelops_operator.object_storage import NODE_CACHE_PATH
 from support.cluster import Kubectl, Poller, condition_is
-from support.e2e import digest_of, http_json, node_ip, push_model, running_operator, service_url
+from support.e2e import (
+    digest_of,
+    http_json,
+    node_ip,
+    push_model,
+    running_operator,
+    s3_model_objects,
+    service_url,
+)
 from support.models import make_model_dir
 from support.s3server import S3Server, running_s3_server
 
@@ -42,27 +50,8 @@ def s3(cluster: Any, tmp_path: Path) -> Iterator[S3Server]:
 def _objects(
     namespace: str, s3: S3Server, pushed: dict[str, dict[str, Any]], image: str
 ) -> list[dict[str, Any]]:
-    from modelops.names import model_version_name
-
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-creds", "namespace": namespace},
-              "stringData": s3.env()}  # fmt: skip
-    versions = [
-        {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
-         "metadata": {"name": model_version_name(MODEL, v), "namespace": namespace},
-         "spec": {"model": MODEL, "version": v, "artifact": {"uri": p["artifact"], "sha256": p["sha256"]}}}
-        for v, p in pushed.items()
-    ]  # fmt: skip
-    deployment = {
-        "apiVersion": "modelops.io/v1alpha1", "kind": "ModelDeployment",
-        "metadata": {"name": NAME, "namespace": namespace},
-        "spec": {"model": MODEL, "environment": "production", "version": "v1.0.0", "replicas": 1,
-                 "server": {"image": image, "imagePullPolicy": "IfNotPresent", "startupSeconds": 60},
-                 "storage": {"type": "package", "url": "s3://models/{model}/{version}/",
-                             "s3": {"secretName": "s3-creds"}},
-                 "rollback": {"automatic": True, "mode": "RevertSpec",
-                              "progressDeadlineSeconds": DEADLINE_S}},
-    }  # fmt: skip
-    return [secret, *versions, deployment]
+    rollback = {"automatic": True, "mode": "RevertSpec", "progressDeadlineSeconds": DEADLINE_S}
+    return s3_model_objects(namespace, s3, pushed, image, name=NAME, model=MODEL, rollback=rollback)
 
 
 def _set_version(kubectl: Kubectl, namespace: str, version: str) -> None:

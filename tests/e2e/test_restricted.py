@@ -27,7 +27,15 @@ from modelops.vocabulary import METRICS_TOKEN_HEADER
 from modelops_operator.kube import Kube, KubeError, load_client
 from modelops_operator.metrics_auth import MetricsToken
 from support.cluster import Kubectl, Poller, condition_is
-from support.e2e import E2E_POLICY, http_json, node_ip, push_model, running_operator, service_url
+from support.e2e import (
+    E2E_POLICY,
+    http_json,
+    node_ip,
+    push_model,
+    running_operator,
+    s3_model_objects,
+    service_url,
+)
 from support.models import make_model_dir
 from support.s3server import S3Server, running_s3_server
 
@@ -55,27 +63,9 @@ def s3(cluster: Any, tmp_path: Path) -> Iterator[S3Server]:
 
 
 def _objects(namespace: str, s3: S3Server, pushed: dict[str, Any], image: str) -> list[dict[str, Any]]:
-    from modelops.names import model_version_name
-
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-creds", "namespace": namespace},
-              "stringData": s3.env()}  # fmt: skip
     token = {"apiVersion": "v1", "kind": "Secret", "stringData": {"token": METRICS_TOKEN},
              "metadata": {"name": METRICS_SECRET, "namespace": namespace}}  # fmt: skip
-    version = {
-        "apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
-        "metadata": {"name": model_version_name(MODEL, "v1.0.0"), "namespace": namespace},
-        "spec": {"model": MODEL, "version": "v1.0.0",
-                 "artifact": {"uri": pushed["artifact"], "sha256": pushed["sha256"]}},
-    }  # fmt: skip
-    deployment = {
-        "apiVersion": "modelops.io/v1alpha1", "kind": "ModelDeployment",
-        "metadata": {"name": NAME, "namespace": namespace},
-        "spec": {"model": MODEL, "environment": "production", "version": "v1.0.0", "replicas": 1,
-                 "server": {"image": image, "imagePullPolicy": "IfNotPresent", "startupSeconds": 60},
-                 "storage": {"type": "package", "url": "s3://models/{model}/{version}/",
-                             "s3": {"secretName": "s3-creds"}}},
-    }  # fmt: skip
-    return [secret, token, version, deployment]
+    return [token, *s3_model_objects(namespace, s3, {"v1.0.0": pushed}, image, name=NAME, model=MODEL)]
 
 
 def _available(kubectl: Kubectl, namespace: str) -> dict[str, Any] | None:

@@ -158,6 +158,39 @@ def push_model(s3: S3Server, src: Path, uri: str) -> dict[str, Any]:
     return answer
 
 
+def s3_model_objects(
+    namespace: str,
+    s3: S3Server,
+    pushed: Mapping[str, Mapping[str, Any]],
+    image: str,
+    *,
+    name: str,
+    model: str,
+    rollback: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The storage Secret `s3-creds`, a ModelVersion per pushed version (`push_model`'s answers) and a
+    ModelDeployment `name` of the first version with package storage from the S3 server."""
+    from modelops.names import model_version_name
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-creds", "namespace": namespace},
+              "stringData": s3.env()}  # fmt: skip
+    versions = [
+        {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
+         "metadata": {"name": model_version_name(model, v), "namespace": namespace},
+         "spec": {"model": model, "version": v, "artifact": {"uri": p["artifact"], "sha256": p["sha256"]}}}
+        for v, p in pushed.items()
+    ]  # fmt: skip
+    spec = {"model": model, "environment": "production", "version": next(iter(pushed)), "replicas": 1,
+            "server": {"image": image, "imagePullPolicy": "IfNotPresent", "startupSeconds": 60},
+            "storage": {"type": "package", "url": "s3://models/{model}/{version}/",
+                        "s3": {"secretName": "s3-creds"}}}  # fmt: skip
+    if rollback:
+        spec["rollback"] = dict(rollback)
+    deployment = {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelDeployment",
+                  "metadata": {"name": name, "namespace": namespace}, "spec": spec}  # fmt: skip
+    return [secret, *versions, deployment]
+
+
 def http_json(
     method: str,
     url: str,
