@@ -21,6 +21,9 @@ VERSION_LABEL = f"{GROUP}/version"
 ENVIRONMENT_LABEL = f"{GROUP}/environment"
 IN_USE_LABEL = f"{GROUP}/in-use"
 RETRY_ANNOTATION = f"{GROUP}/retry"
+# The header the operator presents the metrics token in (the platform's `metricsAuth`): through the
+# apiserver's pod proxy `Authorization` carries the operator's own credential and never reaches the pod.
+METRICS_TOKEN_HEADER = "X-Modelops-Metrics-Token"
 
 # Condition types
 AVAILABLE = "Available"

@@ -139,6 +139,8 @@ def describe(error: BaseException, uri: S3Uri | str, settings: S3Settings) -> Ob
         cause = f"the endpoint {settings.endpoint or 'AWS'} timed out"
     elif isinstance(error, boto.EndpointConnectionError):
         cause = f"cannot connect to the endpoint {settings.endpoint or 'AWS'}"
+    elif isinstance(error, PackageError):  # the package's own words (e.g. a sha256 mismatch)
+        cause = str(error)
     else:
         cause = f"{type(error).__name__}: {error}"
     return ObjectStoreError(mask_secrets(f"{uri}: {cause}"))

@@ -20,6 +20,7 @@ from typing import Any
 
 from modelops.objectstore.config import ObjectStoreError, S3Settings, S3Uri, describe, make_client
 from modelops.package.archive import ExtractLimits, extract_package
+from modelops.package.manifest import verify_manifest
 
 Progress = Callable[[int, int], None]
 _PART = 8 << 20
@@ -73,10 +74,15 @@ def fetch_s3(
     uri: str,
     dest: Path,
     limits: FetchLimits | None = None,
+    *,
     progress: Progress | None = None,
     settings: S3Settings | None = None,
+    expected_digest: str | None = None,
 ) -> Path:
-    """Download a package (and unpack it) or a model directory prefix into `dest` (absent or empty)."""
+    """Download a package (and unpack it) or a model directory prefix into `dest` (absent or empty).
+
+    With `expected_digest` (the pinned artifact digest) the files are verified before they reach `dest`:
+    a package while it is unpacked (`extract_package`), a directory in its scratch copy."""
     where, bounds = S3Uri.parse(uri), limits or FetchLimits()
     config = settings or S3Settings.from_env()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -90,10 +96,13 @@ def fetch_s3(
             if where.is_package:
                 archive = scratch / "package.tar.gz"
                 _download_all(client, where, objects, {objects[0].key: archive}, progress)
-                extract_package(archive, dest, ExtractLimits(max_download_bytes=bounds.max_bytes))
+                extract_limits = ExtractLimits(max_download_bytes=bounds.max_bytes)
+                extract_package(archive, dest, extract_limits, expected_digest=expected_digest)
             else:
                 targets = {o.key: scratch / "model" / _relative(where, o.key) for o in objects}
                 _download_all(client, where, objects, targets, progress)
+                if expected_digest:
+                    verify_manifest(scratch / "model", expected_digest)
                 _move_into(scratch / "model", dest)
     except Exception as error:
         raise describe(error, where, config) from error

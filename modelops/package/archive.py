@@ -2,27 +2,31 @@
 
 `modelctl package` builds packages; the inference server's `fetch` step (an init container) and
 `--version` pointing at a package unpack them. Building twice from the same files gives the same bytes
-(sorted entries, zero mtimes and owners, no gzip timestamp). Extraction refuses path traversal, links,
-devices and oversized content, because a package may come from a URL.
+(manifest.json first, then sorted entries, zero mtimes and owners, no gzip timestamp). Extraction
+refuses path traversal, links, devices, oversized content and oversized tar headers (`tarsafe`), because
+a package may come from a URL; given the pinned digest it verifies the manifest before it writes
+anything and every file as it streams out.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import shutil
 import tarfile
 import tempfile
 import urllib.request
-import zlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import IO
+from pathlib import Path
+from typing import IO, Any
 
-from modelops.package.errors import ArchiveError
-from modelops.package.manifest import MANIFEST_NAME
+from modelops.package.errors import ArchiveError, ManifestError
+from modelops.package.manifest import MANIFEST_NAME, SIGNATURE_NAME, normalize_digest, parse_manifest
+from modelops.package.tarsafe import READ_ERRORS, members, open_package, safe_name
 
 _CHUNK = 1 << 20
+MAX_MANIFEST_BYTES = 4 << 20  # read into memory: < 400 bytes a file (path + sha256), 10,000 files at most
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,12 @@ def build_package(model_dir: Path | str, out_path: Path | str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-            _add_file(tar, path, path.relative_to(root).as_posix())
+        # manifest.json first: a pinned extraction checks it before anything else and finds it at once.
+        names = sorted(
+            p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.is_symlink()
+        )
+        for name in sorted(names, key=lambda n: n != MANIFEST_NAME):
+            _add_file(tar, root / name, name)
     with out.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
         gz.write(buffer.getvalue())
     return out
@@ -63,11 +71,19 @@ def _add_file(tar: tarfile.TarFile, path: Path, name: str) -> None:
         tar.addfile(info, handle)
 
 
-def extract_package(src: str | Path, dest: Path | str, limits: ExtractLimits | None = None) -> Path:
+def extract_package(
+    src: str | Path,
+    dest: Path | str,
+    limits: ExtractLimits | None = None,
+    expected_digest: str | None = None,
+) -> Path:
     """Unpack a package (local path or http(s) URL) into `dest` and return `dest`.
 
     `dest` must not exist or be an empty directory (an emptyDir volume). Nothing is left in `dest` when
-    extraction fails.
+    extraction fails. With `expected_digest` (the pinned artifact digest, sha256 of manifest.json) the
+    manifest is found and checked against it BEFORE any member is written, and then every member is
+    hashed as it streams out: an unlisted file is refused before a byte of it is written, a changed one
+    when its last byte is read, a missing one at the end (ManifestError, naming the file).
     """
     bounds = limits or ExtractLimits()
     target = Path(dest)
@@ -75,9 +91,10 @@ def extract_package(src: str | Path, dest: Path | str, limits: ExtractLimits | N
         raise ArchiveError(f"destination {target} exists and is not an empty directory")
     with tempfile.TemporaryDirectory(prefix="modelops-fetch-") as scratch:
         archive = _local_copy(str(src), Path(scratch), bounds)
+        pinned = _pinned_manifest(archive, expected_digest, bounds) if expected_digest else None
         staging = Path(scratch) / "staging"
         staging.mkdir()
-        _extract_into(archive, staging, bounds)
+        _extract_into(archive, staging, bounds, pinned)
         _move_contents(staging, target)
     return target
 
@@ -100,29 +117,79 @@ def _download(url: str, out: Path, bounds: ExtractLimits) -> Path:
     return out
 
 
-def _copy_limited(source: IO[bytes], sink: IO[bytes], limit: int, what: str) -> int:
+def _copy_limited(source: IO[bytes], sink: IO[bytes], limit: int, what: str, digest: Any = None) -> int:
     copied = 0
     for chunk in iter(lambda: source.read(_CHUNK), b""):
         copied += len(chunk)
         if copied > limit:
             raise ArchiveError(f"{what} is larger than the limit of {limit} bytes")
+        if digest is not None:
+            digest.update(chunk)
         sink.write(chunk)
     return copied
 
 
-def _extract_into(archive: Path, staging: Path, bounds: ExtractLimits) -> None:
-    total = 0
+@dataclass(frozen=True)
+class _Pinned:
+    """The manifest a pinned package must match: the pinned digest and the per-file sha256."""
+
+    digest: str
+    files: dict[str, str]
+
+    def expected(self, relative: str) -> str | None:
+        """The sha256 `relative` must have (None for the signature); ManifestError for an unlisted file."""
+        if relative == MANIFEST_NAME:
+            return self.digest
+        if relative == SIGNATURE_NAME:
+            return None  # not listed in the manifest; the server checks it against the trusted key
+        if relative not in self.files:
+            raise ManifestError(f"unexpected file {relative} is not listed in {MANIFEST_NAME}")
+        return self.files[relative].lower()
+
+
+def _pinned_manifest(archive: Path, expected_digest: str, bounds: ExtractLimits) -> _Pinned:
+    """First pass: read only manifest.json (into memory, bounded) and check it against the pin."""
+    pinned = normalize_digest(expected_digest)
     try:
-        with tarfile.open(archive, mode="r:*") as tar:
-            for count, member in enumerate(tar, start=1):
-                if count > bounds.max_files:
-                    raise ArchiveError(f"package has more than {bounds.max_files} entries")
-                total += _extract_member(tar, member, staging, bounds)
-                if total > bounds.max_total_bytes:
-                    raise ArchiveError(f"package content exceeds {bounds.max_total_bytes} bytes")
-            _drain(tar)
-    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile, zlib.error) as error:
+        with open_package(archive) as tar:
+            for member, relative in members(tar, bounds):
+                if relative.as_posix() == MANIFEST_NAME and member.isfile():
+                    return _Pinned(pinned, _check_manifest(tar, member, pinned))
+    except READ_ERRORS as error:
         raise ArchiveError(f"package {archive.name} is not a readable tar.gz: {error}") from error
+    raise ManifestError(f"package has no {MANIFEST_NAME}, so the pinned digest cannot be checked")
+
+
+def _check_manifest(tar: tarfile.TarFile, member: tarfile.TarInfo, pinned: str) -> dict[str, str]:
+    if member.size > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{MANIFEST_NAME} of {member.size} bytes exceeds {MAX_MANIFEST_BYTES} bytes")
+    source = tar.extractfile(member)
+    if source is None:
+        raise ArchiveError(f"package entry {member.name!r} cannot be read")
+    with source:
+        data = source.read()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != pinned:
+        raise ManifestError(f"sha256 mismatch for {MANIFEST_NAME}: expected {pinned}, got {actual}")
+    return parse_manifest(data)
+
+
+def _extract_into(archive: Path, staging: Path, bounds: ExtractLimits, pinned: _Pinned | None) -> None:
+    written: set[str] = set()
+    try:
+        with open_package(archive) as tar:
+            for member, relative in members(tar, bounds):
+                if member.isdir():
+                    (staging / relative).mkdir(parents=True, exist_ok=True)
+                    continue
+                _extract_file(tar, member, staging / relative, bounds=bounds, pinned=pinned)
+                written.add(relative.as_posix())
+            _drain(tar)
+    except READ_ERRORS as error:
+        raise ArchiveError(f"package {archive.name} is not a readable tar.gz: {error}") from error
+    missing = sorted(set(pinned.files) - written) if pinned else []
+    if missing:
+        raise ManifestError(f"missing file {missing[0]}")
 
 
 def _drain(tar: tarfile.TarFile) -> None:
@@ -135,34 +202,20 @@ def _drain(tar: tarfile.TarFile) -> None:
             pass
 
 
-def _extract_member(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, staging: Path, bounds: ExtractLimits
-) -> int:
-    relative = _safe_name(member.name)
-    if member.isdir():
-        (staging / relative).mkdir(parents=True, exist_ok=True)
-        return 0
-    if not member.isfile():
-        raise ArchiveError(f"package entry {member.name!r} is a link or special file; only files are allowed")
-    if member.size > bounds.max_file_bytes:
-        raise ArchiveError(f"package entry {member.name!r} exceeds {bounds.max_file_bytes} bytes")
-    out = staging / relative
+def _extract_file(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, out: Path, *, bounds: ExtractLimits, pinned: _Pinned | None
+) -> None:
+    relative = safe_name(member.name).as_posix()
+    expected = pinned.expected(relative) if pinned else None  # refused before a byte is written
     out.parent.mkdir(parents=True, exist_ok=True)
     source = tar.extractfile(member)
     if source is None:
         raise ArchiveError(f"package entry {member.name!r} cannot be read")
+    digest = hashlib.sha256() if expected else None
     with source, out.open("wb") as sink:
-        return _copy_limited(source, sink, bounds.max_file_bytes, f"package entry {member.name!r}")
-
-
-def _safe_name(name: str) -> Path:
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or not path.parts or "\\" in name:
-        raise ArchiveError(f"package entry {name!r} has an unsafe path (absolute or with '..')")
-    parts = [part for part in path.parts if part != "."]
-    if not parts:
-        raise ArchiveError(f"package entry {name!r} has an empty path")
-    return Path(*parts)
+        _copy_limited(source, sink, bounds.max_file_bytes, f"package entry {member.name!r}", digest)
+    if digest is not None and digest.hexdigest() != expected:
+        raise ManifestError(f"sha256 mismatch for {relative}: expected {expected}, got {digest.hexdigest()}")
 
 
 def _move_contents(staging: Path, target: Path) -> None:

@@ -73,10 +73,19 @@ def read_manifest(model_dir: Path | str) -> dict[str, str]:
     """The `files` mapping of manifest.json, validated."""
     path = Path(model_dir) / MANIFEST_NAME
     try:
-        document = json.loads(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError as error:
         raise ManifestError(f"missing file {MANIFEST_NAME}") from error
-    except (OSError, ValueError) as error:
+    except OSError as error:
+        raise ManifestError(f"{MANIFEST_NAME} is not readable JSON: {error}") from error
+    return parse_manifest(data)
+
+
+def parse_manifest(data: bytes) -> dict[str, str]:
+    """The `files` mapping of manifest.json's bytes, validated (also used on a package's member)."""
+    try:
+        document = json.loads(data)
+    except ValueError as error:
         raise ManifestError(f"{MANIFEST_NAME} is not readable JSON: {error}") from error
     if not isinstance(document, dict) or document.get("schema") != MANIFEST_SCHEMA:
         raise ManifestError(f"{MANIFEST_NAME}: schema must be {MANIFEST_SCHEMA!r}")

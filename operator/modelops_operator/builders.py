@@ -22,6 +22,10 @@ VERSION_ANNOTATION = f"{GROUP}/version"
 DIGEST_ANNOTATION = f"{GROUP}/artifact-sha256"
 AUTH_DIR = "/var/run/modelops/auth"
 KEY_DIR = "/var/run/modelops/signing"
+METRICS_TOKEN_DIR = "/var/run/modelops/metrics"
+# The readiness probe under metricsAuth: open, and it answers a bare boolean (the seed health JSON,
+# with its version and reason, then needs the metrics token).
+READY_PATH = "/v2/health/ready"
 PROBE_PERIOD_SECONDS = 2
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -128,7 +132,7 @@ def _pod_template(md: dict[str, Any], mv: dict[str, Any], version: str, settings
     pieces = storage_mod.pod_storage(
         store, model, version, image, pull, digest=digest, s3_secret=settings.default_s3_secret
     )
-    secrets = _secret_volumes(server, mv)
+    secrets = _secret_volumes(server, mv, settings.platform_policy.metrics_auth_secret)
     container = _server_container(md, mv, version, settings, image=image, pull=pull)
     container["volumeMounts"] = pieces.mounts + [m for m, _ in secrets]
     container["volumeMounts"].append({"name": "tmp", "mountPath": "/tmp"})
@@ -159,6 +163,7 @@ def _server_container(
     model = md["spec"]["model"]
     server = md["spec"].get("server", {})
     startup = int(server.get("startupSeconds") or settings.default_startup_seconds)
+    metrics_secret = settings.platform_policy.metrics_auth_secret
     return {
         "name": "server",
         "image": image,
@@ -176,12 +181,14 @@ def _server_container(
             str(settings.server_port),
             *(["--grpc-port", str(settings.server_grpc_port)] if settings.server_grpc_port else []),
         ],
-        "env": _server_env(server, mv, settings.platform_policy.trusted_key_fingerprints),
+        "env": _server_env(server, mv, settings.platform_policy.trusted_key_fingerprints, metrics_secret),
         "ports": [
             {"name": name, "containerPort": port, "protocol": "TCP"} for name, port in _ports(settings)
         ],
         "resources": server.get("resources") or settings.resources,
-        "readinessProbe": _probe(health_path(model), PROBE_PERIOD_SECONDS, 1),
+        "readinessProbe": _probe(
+            READY_PATH if metrics_secret else health_path(model), PROBE_PERIOD_SECONDS, 1
+        ),
         "livenessProbe": _probe("/v2/health/live", 10, 3),
         "startupProbe": _probe(
             "/v2/health/live", PROBE_PERIOD_SECONDS, max(1, math.ceil(startup / PROBE_PERIOD_SECONDS))
@@ -206,8 +213,12 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def _server_env(server: dict[str, Any], mv: dict[str, Any], trusted: tuple[str, ...]) -> list[dict[str, str]]:
+def _server_env(
+    server: dict[str, Any], mv: dict[str, Any], trusted: tuple[str, ...], metrics_secret: str
+) -> list[dict[str, str]]:
     env = [{"name": "MODELOPS_SERVER_EXPECTED_DIGEST", "value": mv["spec"]["artifact"]["sha256"]}]
+    if metrics_secret:
+        env.append({"name": "MODELOPS_SERVER_METRICS_TOKEN_FILE", "value": f"{METRICS_TOKEN_DIR}/token"})
     batching = server.get("batching", {})
     optional = {
         "MODELOPS_SERVER_THREADS": server.get("threads"),
@@ -235,9 +246,11 @@ def _server_env(server: dict[str, Any], mv: dict[str, Any], trusted: tuple[str, 
 
 
 def _secret_volumes(
-    server: dict[str, Any], mv: dict[str, Any]
+    server: dict[str, Any], mv: dict[str, Any], metrics_secret: str
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     pairs = []
+    if metrics_secret:
+        pairs.append(_secret_volume("metrics-token", metrics_secret, METRICS_TOKEN_DIR))
     if "authSecret" in server:
         pairs.append(_secret_volume("auth-token", server["authSecret"]["name"], AUTH_DIR))
     signature = mv["spec"]["artifact"].get("signature")

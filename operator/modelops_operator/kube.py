@@ -70,9 +70,12 @@ class Kube:
         content_type: str | None = None,
         query: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """One API request; JSON answer as Python data, KubeError on a non-2xx status."""
-        raw = self.request_bytes(method, path, body, content_type=content_type, query=query, timeout=timeout)
+        raw = self.request_bytes(
+            method, path, body, content_type=content_type, query=query, timeout=timeout, headers=headers
+        )
         return json.loads(raw) if raw else None
 
     def request_bytes(
@@ -84,16 +87,19 @@ class Kube:
         content_type: str | None = None,
         query: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> bytes:
-        """One API request; the raw answer body, KubeError on a non-2xx status."""
-        headers = {"Accept": "application/json, */*"}
+        """One API request; the raw answer body, KubeError on a non-2xx status.
+
+        `headers` are extra request headers (the apiserver passes them on through a pod proxy)."""
+        sent = {"Accept": "application/json, */*", **(headers or {})}
         if body is not None:
-            headers["Content-Type"] = content_type or "application/json"
+            sent["Content-Type"] = content_type or "application/json"
         params = self.api.param_serialize(
             method=method,
             resource_path=path,
             query_params=list((query or {}).items()),
-            header_params=headers,
+            header_params=sent,
             body=body,
             auth_settings=["BearerToken"],
         )
@@ -180,19 +186,35 @@ class Kube:
         self.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", event)
 
     def pod_proxy_get(
-        self, namespace: str, pod: str, port: int, path: str, timeout: float
+        self,
+        namespace: str,
+        pod: str,
+        port: int,
+        path: str,
+        timeout: float,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any]:
         """GET `path` on a pod's port through the apiserver proxy: (HTTP status, JSON or None)."""
         url = f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}"
         try:
-            return 200, self.request("GET", url, timeout=timeout)
+            return 200, self.request("GET", url, timeout=timeout, headers=headers)
         except KubeError as error:
             return error.status, _json_or_none(error.body)
 
-    def pod_proxy_text(self, namespace: str, pod: str, port: int, path: str, timeout: float) -> str:
+    def pod_proxy_text(
+        self,
+        namespace: str,
+        pod: str,
+        port: int,
+        path: str,
+        timeout: float,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
         """GET `path` on a pod's port through the apiserver proxy as text (e.g. Prometheus /metrics)."""
         url = f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}"
-        return self.request_bytes("GET", url, timeout=timeout).decode(errors="replace")
+        return self.request_bytes("GET", url, timeout=timeout, headers=headers).decode(errors="replace")
 
 
 def _message(text: str) -> str:

@@ -16,6 +16,7 @@ from modelops.versions import InvalidVersionError, canonical
 from modelops_operator import builders, policy, promotion
 from modelops_operator.draft import parse_time
 from modelops_operator.kube import Kube, KubeError, custom_path
+from modelops_operator.metrics_auth import MetricsToken
 from modelops_operator.settings import Settings
 from modelops_operator.state import DeploymentState, Observed, PodState
 
@@ -26,8 +27,9 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
     namespace, name = meta["namespace"], meta["name"]
     stable = (md.get("status") or {}).get("stableVersion")
     deployment = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+    token = MetricsToken(kube, namespace, settings.platform_policy.metrics_auth_secret)
     pods = tuple(
-        pod_state(kube, p, spec["model"], settings)
+        pod_state(kube, p, spec["model"], settings, token)
         for p in kube.list_items(f"/api/v1/namespaces/{namespace}/pods", _selector(name))
     )
     return Observed(
@@ -37,15 +39,23 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
         stable_mv=find_model_version(kube, namespace, spec["model"], stable) if stable else None,
         deployment=deployment_state(deployment) if deployment else None,
         pods=pods,
-        analysis_samples=_samples(kube, md, settings, pods, now),
+        analysis_samples=_samples(kube, md, settings, pods, now, token=token),
     )
 
 
-def _samples(kube: Kube, md: dict[str, Any], settings: Settings, pods: Any, now: datetime) -> Any:
+def _samples(
+    kube: Kube,
+    md: dict[str, Any],
+    settings: Settings,
+    pods: Any,
+    now: datetime,
+    *,
+    token: MetricsToken | None = None,
+) -> Any:
     # A Prometheus URL outside the platform policy is never queried (no SSRF); plan reports it.
     if policy.prometheus_violation(md, settings.platform_policy) is not None:
         return None
-    return promotion.collect(kube, md, md["spec"]["version"], pods, now)
+    return promotion.collect(kube, md, md["spec"]["version"], pods, now, token=token)
 
 
 def _selector(name: str) -> str:
@@ -98,7 +108,9 @@ def deployment_state(dep: dict[str, Any]) -> DeploymentState:
     )
 
 
-def pod_state(kube: Kube, pod: dict[str, Any], model: str, settings: Settings) -> PodState:
+def pod_state(
+    kube: Kube, pod: dict[str, Any], model: str, settings: Settings, token: MetricsToken | None = None
+) -> PodState:
     """One pod's version, readiness, restarts and the reason it is not ready."""
     meta, status = pod["metadata"], pod.get("status", {})
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
@@ -113,7 +125,7 @@ def pod_state(kube: Kube, pod: dict[str, Any], model: str, settings: Settings) -
         restarts = max(restarts, int(failed_init.get("restartCount", 0)))
     health = None
     if not ready and "running" in container.get("state", {}):
-        health = _health_reason(kube, meta, model, settings)
+        health = _health_reason(kube, meta, model, settings, token or MetricsToken.off())
     return PodState(
         name=meta["name"],
         version=(meta.get("annotations") or {}).get(builders.VERSION_ANNOTATION),
@@ -154,7 +166,9 @@ def _last_line(failed: dict[str, Any]) -> str:
     return text[:400]
 
 
-def _health_reason(kube: Kube, meta: dict[str, Any], model: str, settings: Settings) -> str | None:
+def _health_reason(
+    kube: Kube, meta: dict[str, Any], model: str, settings: Settings, token: MetricsToken
+) -> str | None:
     """The server's own explanation from its seed health check, or None when it cannot be asked."""
     try:
         _, body = kube.pod_proxy_get(
@@ -163,6 +177,7 @@ def _health_reason(kube: Kube, meta: dict[str, Any], model: str, settings: Setti
             settings.server_port,
             builders.health_path(model),
             settings.health_timeout_seconds,
+            headers=token.headers(),
         )
     except KubeError:
         return None

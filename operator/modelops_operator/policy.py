@@ -11,6 +11,7 @@ rules at admission; this check is the defence in depth behind it.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -29,6 +30,7 @@ PROTECTED_ENV = frozenset(
         "REQUIRE_SIGNATURE",
         "TRUSTED_KEYS",
         "AUTH_TOKEN_FILE",
+        "METRICS_TOKEN_FILE",
         "PACKAGE",
         "MODELS_DIR",
         "MODEL_TYPE",
@@ -50,7 +52,10 @@ _KEYS = {
     "trustedKeySecrets": "trusted_key_secrets",
     "trustedKeyFingerprints": "trusted_key_fingerprints",
     "prometheusURLs": "prometheus_urls",
+    "metricsAuthSecret": "metrics_auth_secret",
 }
+# A Secret name (DNS subdomain): the metricsAuth Secret every model namespace holds.
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 class PolicyError(ValueError):
@@ -62,7 +67,11 @@ class Policy:
     """What the platform team allows. Empty `images` means only the default server image; empty
     `package_hosts` any host of an allowed scheme; empty `trusted_key_secrets` any key Secret. The
     server refuses a public key whose fingerprint is not in a non-empty `trusted_key_fingerprints`
-    (the Secret's content is the namespace's; its fingerprint is the platform's)."""
+    (the Secret's content is the namespace's; its fingerprint is the platform's).
+
+    `metrics_auth_secret` turns metricsAuth on: every model namespace holds a Secret of that name (key
+    `token`, provisioned by the platform team); server pods mount it and answer /metrics and the health
+    details only to that token, and the operator reads it (get on that one name) for its scrapes."""
 
     host_paths: tuple[str, ...] = (DEFAULT_MODELS_DIR,)
     allow_pvc: bool = True
@@ -74,6 +83,7 @@ class Policy:
     trusted_key_secrets: tuple[str, ...] = ()
     trusted_key_fingerprints: tuple[str, ...] = ()
     prometheus_urls: tuple[str, ...] = ()
+    metrics_auth_secret: str = ""
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Policy:
@@ -88,6 +98,10 @@ class Policy:
             if isinstance(default, bool):
                 if not isinstance(value, bool):
                     raise PolicyError(f"policy.{key}: expected true or false")
+                values[name] = value
+            elif isinstance(default, str):
+                if not isinstance(value, str) or (value and not _SECRET_NAME.match(value)):
+                    raise PolicyError(f"policy.{key}: expected a Secret name (or empty for off)")
                 values[name] = value
             else:
                 if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):

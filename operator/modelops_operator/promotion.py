@@ -80,8 +80,18 @@ def held_analysis_of(status: Mapping[str, Any], version: str) -> bool:
     return analysis.get("version") == version and analysis.get("phase") == Phase.INCONCLUSIVE
 
 
-def collect(kube: Any, md: Mapping[str, Any], candidate: str, pods: tuple[Any, ...], now: datetime) -> Any:
-    """Gather what `decide` needs for an analysis (metric samples); None when there is no analysis."""
+def collect(
+    kube: Any,
+    md: Mapping[str, Any],
+    candidate: str,
+    pods: tuple[Any, ...],
+    now: datetime,
+    *,
+    token: Any = None,
+) -> Any:
+    """Gather what `decide` needs for an analysis (metric samples); None when there is no analysis.
+
+    `token` is the namespace's `metrics_auth.MetricsToken` (None: metricsAuth off)."""
     if analysis_hooks.analysis_spec(md) is None:
         return None
-    return analysis_hooks.collect(kube, md, candidate, pods, now)
+    return analysis_hooks.collect(kube, md, candidate, pods, now, token=token)

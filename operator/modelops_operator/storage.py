@@ -29,7 +29,10 @@ CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
     "readOnlyRootFilesystem": True,
     "capabilities": {"drop": ["ALL"]},
 }
-# The init container streams and unpacks one package: bounded memory, a small CPU request.
+# The init container streams and unpacks one package: memory does not grow with the package (1 MiB
+# chunks; only the pinned manifest, at most archive.MAX_MANIFEST_BYTES, and tar headers, at most
+# tarsafe.MAX_HEADER_BYTES, are held), so a fixed limit fits: `fetch` peaks at ~30 MiB on a 48 MiB
+# package and ~41 MiB with the biggest manifest allowed (tests/unit/server/test_fetch_memory.py).
 FETCH_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "50m", "memory": "64Mi"},
     "limits": {"memory": "256Mi"},

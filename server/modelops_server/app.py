@@ -2,8 +2,10 @@
 
 Built by `create_app(settings)` (called by `cli.py serve` and by tests). Each route is wrapped once by
 `_route`, which times it, counts it by status code and turns any ServerError into its JSON answer; there
-is no middleware on the predict/infer path. Health, readiness and metrics stay open; predict and infer
-need the bearer token when one is configured.
+is no middleware on the predict/infer path. Predict and infer need the bearer token when one is
+configured; `/metrics` and the health details (the seed health JSON, model readiness with its reason)
+need the metrics token when the platform turns `metricsAuth` on. Liveness and readiness
+(`/v2/health/live`, `/v2/health/ready`) always stay open: they answer a bare boolean, for the probes.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from modelops_server.auth import check_bearer
+from modelops_server.auth import check_bearer, check_metrics_token
 from modelops_server.binary import EXTENSIONS, HEADER, encode_rest_infer, parse_rest_infer
 from modelops_server.dataplane import DataPlane
 from modelops_server.errors import NotFound, PayloadTooLarge, ServerError, error_response
@@ -50,10 +52,11 @@ def json_response(body: Any, status: int = 200) -> Response:
 class Routes:
     """The handlers; each one parses, calls the data plane and shapes the answer."""
 
-    def __init__(self, dataplane: DataPlane, token: str | None) -> None:
+    def __init__(self, dataplane: DataPlane, token: str | None, metrics_token: str | None = None) -> None:
         self.dataplane = dataplane
         self.settings = dataplane.settings
         self.token = token
+        self.metrics_token = metrics_token
 
     async def body(self, request: Request) -> bytes:
         """The request body, refused with 413 beyond max_body_bytes (checked while reading)."""
@@ -73,6 +76,10 @@ class Routes:
         """Bearer-token check (constant-time) when a token is configured."""
         check_bearer(request.headers.get("authorization", ""), self.token)
 
+    def authorize_details(self, request: Request) -> None:
+        """Metrics-token check for /metrics and the health details (metricsAuth)."""
+        check_metrics_token(request.headers, self.metrics_token)
+
     def seed_model(self, request: Request) -> None:
         """404 unless the path names the served model type."""
         model_type = request.path_params["model_type"]
@@ -82,6 +89,7 @@ class Routes:
             )
 
     async def health(self, request: Request) -> Response:
+        self.authorize_details(request)
         self.seed_model(request)
         status, body = self.dataplane.health()
         return json_response(body, status)
@@ -112,6 +120,7 @@ class Routes:
         return json_response({"ready": ready}, 200 if ready else 503)
 
     async def model_ready(self, request: Request) -> Response:
+        self.authorize_details(request)
         self.dataplane.check_model(request.path_params["name"], request.path_params.get("version"))
         ready = self.dataplane.ready
         body = {"name": self.settings.model_type, "ready": ready, "reason": self.dataplane.state.reason}
@@ -125,6 +134,7 @@ class Routes:
         return json_response({"name": "modelops-server", "version": "0.1.0", "extensions": EXTENSIONS})
 
     async def metrics(self, request: Request) -> Response:
+        self.authorize_details(request)
         return Response(self.dataplane.metrics.render(), media_type=CONTENT_TYPE)
 
     async def openapi(self, request: Request) -> Response:
@@ -149,7 +159,8 @@ def _route(path: str, name: str, handler: Handler, dataplane: DataPlane, methods
         if counter is None:
             counter = counters[response.status_code] = requests.labels(name, str(response.status_code))
         counter.inc()
-        duration.observe(time.perf_counter() - started)
+        if not 400 <= response.status_code < 500:  # a refused caller is not a served request (analysis)
+            duration.observe(time.perf_counter() - started)
         return response
 
     return Route(path, endpoint, methods=methods, name=name)
@@ -244,7 +255,7 @@ def create_app(settings: ServerSettings, dataplane: DataPlane | None = None) -> 
             await plane.stop()
             await plane.generation.guardrail.close()
 
-    routes = _routes(Routes(plane, token), plane)
+    routes = _routes(Routes(plane, token, settings.read_metrics_token()), plane)
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_middleware(DirectRoutes, endpoints=_hot_paths(routes, settings.model_type))

@@ -68,6 +68,8 @@ def main() -> None:
     "--guardrail-threshold", type=float, default=0.5, help="Risk score that triggers the crisis response."
 )
 @_option("--crisis-response", default=None, help="The answer to a risk message (default: crisis lines).")
+@_option("--metrics-token-file", type=click.Path(path_type=Path), default=None,
+         help="Token file guarding /metrics and the health details (metricsAuth).")  # fmt: skip
 @_option("--log-level", default="INFO", help="Log level.")
 @_option("--fault-error-rate", type=float, default=0.0, hidden=True)
 @_option("--fault-latency-ms", type=float, default=0.0, hidden=True)
@@ -78,6 +80,7 @@ def serve(**options: Any) -> None:
     try:
         settings = build_settings(options)
         settings.read_auth_token()
+        settings.read_metrics_token()
     except (SettingsError, OSError) as error:
         raise click.UsageError(str(error)) from error
     log_event(LOG, "startup_configuration", settings=settings.describe())
@@ -148,7 +151,9 @@ def fetch(src: str, dest: Path, **options: Any) -> None:
 
 
 def _fetch_verified(src: str, dest: Path, options: dict[str, Any]) -> None:
-    """From the node cache when it holds the digest, else from SRC; verified; then kept in the cache."""
+    """From the node cache when it holds the digest, else from SRC, verified against the pinned digest
+    before anything reaches DEST (loader.fetch); then kept in the cache."""
+    from modelops.package.errors import ManifestError
     from modelops_server.fetch_cache import DigestCache
     from modelops_server.loader import fetch as fetch_package
 
@@ -157,22 +162,12 @@ def _fetch_verified(src: str, dest: Path, options: dict[str, Any]) -> None:
     if cache and cache.restore(digest, dest):
         log_event(LOG, "fetch_cache_hit", src=src, digest=digest)
         return
-    fetch_package(src, dest, options["fetch_max_bytes"])
-    if digest:
-        _verify_fetched(src, dest, digest)
+    try:
+        fetch_package(src, dest, options["fetch_max_bytes"], expected_digest=digest)
+    except ManifestError as error:
+        raise ManifestError(f"{src}: {error}") from error
     if cache:
         try:
             cache.store(dest, digest)
         except OSError as error:  # a full or read-only cache must not fail a verified fetch
             log_event(LOG, "fetch_cache_store_failed", 30, digest=digest, error=str(error))
-
-
-def _verify_fetched(src: str, dest: Path, expected_digest: str) -> None:
-    """Every fetched file against the pinned digest; the message names the source."""
-    from modelops.package.errors import ManifestError
-    from modelops.package.manifest import verify_manifest
-
-    try:
-        verify_manifest(dest, expected_digest)
-    except PackageError as error:
-        raise ManifestError(f"{src}: {error}") from error

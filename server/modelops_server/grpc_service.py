@@ -95,7 +95,8 @@ class InferenceService:
                 context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}")
             finally:
                 counter.labels(endpoint, str(status)).inc()
-                duration.labels(endpoint).observe(time.perf_counter() - started)
+                if not 400 <= status < 500:  # a refused caller is not a served request
+                    duration.labels(endpoint).observe(time.perf_counter() - started)
 
         return call
 

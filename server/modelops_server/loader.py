@@ -58,7 +58,7 @@ def _from_package(settings: ServerSettings) -> ModelLocation:
     dest = settings.work_dir / settings.model_type / "package"
     shutil.rmtree(dest, ignore_errors=True)  # a previous run's copy; the package is the source of truth
     try:
-        extract_package(settings.package, dest)
+        extract_package(settings.package, dest, expected_digest=settings.expected_digest)
         version = ModelMetadata.load(dest).version
     except PackageError as error:
         raise VerificationError(str(error)) from error
@@ -67,12 +67,18 @@ def _from_package(settings: ServerSettings) -> ModelLocation:
     return ModelLocation(dest, version)
 
 
-def fetch(src: str, dest: Path, max_bytes: int | None = None) -> Path:
-    """The init-container step: unpack a package, or download an s3:// package or directory, into `dest`."""
+def fetch(src: str, dest: Path, max_bytes: int | None = None, expected_digest: str | None = None) -> Path:
+    """The init-container step: unpack a package, or download an s3:// package or directory, into `dest`.
+
+    With `expected_digest` nothing unverified reaches `dest`: a package's manifest is checked against it
+    before extraction and each file as it is unpacked; an s3:// directory is verified before it is moved
+    into `dest`.
+    """
     if is_s3_uri(src):
         from modelops.objectstore.transfer import FetchLimits, fetch_s3
         from modelops_server.fetch_progress import log_progress
 
         limits = FetchLimits(max_bytes=max_bytes) if max_bytes else FetchLimits()
-        return fetch_s3(src, dest, limits, progress=log_progress(src))
-    return extract_package(src, dest, ExtractLimits(max_download_bytes=max_bytes) if max_bytes else None)
+        return fetch_s3(src, dest, limits, progress=log_progress(src), expected_digest=expected_digest)
+    bounds = ExtractLimits(max_download_bytes=max_bytes) if max_bytes else None
+    return extract_package(src, dest, bounds, expected_digest=expected_digest)

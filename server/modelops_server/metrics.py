@@ -37,7 +37,8 @@ class ServerMetrics:
             registry=registry,
         )  # fmt: skip
         self.request_duration = Histogram(
-            "modelops_request_duration_seconds", "HTTP request latency by endpoint", ["endpoint"],
+            "modelops_request_duration_seconds", "Request latency by endpoint (4xx answers not included)",
+            ["endpoint"],
             buckets=LATENCY_BUCKETS, registry=registry,
         )  # fmt: skip
         self.inference_duration = Histogram(

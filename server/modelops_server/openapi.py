@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelops.vocabulary import METRICS_TOKEN_HEADER
+
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 STRINGS = {"type": "array", "items": {"type": "string"}}
 SCORES = {"type": "object", "additionalProperties": {"type": "number"}}
@@ -259,6 +261,13 @@ def _with_body(operation: dict[str, Any], content: dict[str, Any]) -> dict[str, 
             "security": [{}, {"bearer": []}]}  # fmt: skip
 
 
+def _details(operation: dict[str, Any]) -> dict[str, Any]:
+    """An operation behind the metrics token when the platform turns metricsAuth on (open otherwise)."""
+    unauthorized = _json(ERROR, "missing or invalid metrics token (metricsAuth)")
+    return {**operation, "responses": {**operation["responses"], "401": unauthorized},
+            "security": [{}, {"metricsToken": []}, {"bearer": []}]}  # fmt: skip
+
+
 def _model_paths(prefix: str, params: tuple[str, ...], suffix: str) -> dict[str, Any]:
     infer = {
         "200": {
@@ -273,7 +282,8 @@ def _model_paths(prefix: str, params: tuple[str, ...], suffix: str) -> dict[str,
     return {
         prefix: {"get": _operation(f"model_metadata{suffix}", "OIP model metadata",
                                    {"200": _json(MODEL_METADATA, "metadata"), **_errors(404)}, params)},
-        f"{prefix}/ready": {"get": _operation(f"model_ready{suffix}", "OIP model readiness", ready, params)},
+        f"{prefix}/ready": {"get": _details(
+            _operation(f"model_ready{suffix}", "OIP model readiness", ready, params))},
         f"{prefix}/infer": {"post": _with_body(_operation(
             f"infer{suffix}", "OIP inference: a BYTES text tensor or the model's INT64 tensors", infer,
             (*params, "header_length")), body)},
@@ -289,9 +299,9 @@ def _paths() -> dict[str, Any]:
     }
     openapi = {"200": _json({"type": "object"}, "this document")}
     return {
-        f"{seed}/health": {"get": _operation(
+        f"{seed}/health": {"get": _details(_operation(
             "seed_health", "Seed health: healthy only when the verified model answers its golden input",
-            health, ("model_type",))},
+            health, ("model_type",)))},
         f"{seed}/predict": {"post": _with_body(
             _operation("seed_predict", "Label and scores per text", predict, ("model_type",)),
             {"application/json": {"schema": PREDICT_REQUEST}})},
@@ -304,7 +314,7 @@ def _paths() -> dict[str, Any]:
             "server_metadata", "OIP server metadata", {"200": _json(SERVER_METADATA, "metadata")})},
         **_model_paths("/v2/models/{name}", ("name",), ""),
         **_model_paths("/v2/models/{name}/versions/{version}", ("name", "version"), "_versioned"),
-        "/metrics": {"get": _operation("metrics", "Prometheus metrics", metrics)},
+        "/metrics": {"get": _details(_operation("metrics", "Prometheus metrics", metrics))},
         "/openapi.json": {"get": _operation("openapi", "This OpenAPI document", openapi)},
     }  # fmt: skip
 
@@ -320,5 +330,7 @@ def openapi_document(model_type: str, version: str | None = None) -> dict[str, A
                  "description": f"Serves one verified ONNX model ({model_type} here) per process."},
         "paths": _paths(),
         "components": {"parameters": _parameters(model_type, version),
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                           "metricsToken": {"type": "apiKey", "in": "header",
+                                                            "name": METRICS_TOKEN_HEADER}}},
     }  # fmt: skip

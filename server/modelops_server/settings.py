@@ -74,6 +74,9 @@ class ServerSettings:
     guardrail_label: str = "risk"  # the classifier's label that means risk
     guardrail_threshold: float = 0.5  # risk score from which the crisis response replaces generation
     crisis_response: str = CRISIS_RESPONSE
+    # The platform's metricsAuth: /metrics and the health details need this token (auth.py); the
+    # liveness and readiness paths (/v2/health/live, /v2/health/ready) stay open and reveal nothing.
+    metrics_token_file: Path | None = None
     log_level: str = "INFO"
     faults: FaultSettings = field(default_factory=FaultSettings)
 
@@ -93,16 +96,24 @@ class ServerSettings:
 
     def read_auth_token(self) -> str | None:
         """The bearer token from the mounted Secret file, read once at start-up."""
-        if self.auth_token_file is None:
-            return None
-        token = self.auth_token_file.read_text(encoding="utf-8").strip()
-        if not token:
-            raise SettingsError(f"auth token file {self.auth_token_file} is empty")
-        return token
+        return _read_token(self.auth_token_file, "auth token")
+
+    def read_metrics_token(self) -> str | None:
+        """The metrics token from the mounted Secret file, read once at start-up."""
+        return _read_token(self.metrics_token_file, "metrics token")
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready view for the start-up log line (no secrets: only the token file's path)."""
         return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(self).items()}
+
+
+def _read_token(path: Path | None, what: str) -> str | None:
+    if path is None:
+        return None
+    token = path.read_text(encoding="utf-8").strip()
+    if not token:
+        raise SettingsError(f"{what} file {path} is empty")
+    return token
 
 
 def _check_ranges(settings: ServerSettings) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,15 @@ import pytest
 
 from modelops_operator.object_storage import NODE_CACHE_PATH
 from support.cluster import Kubectl, Poller, condition_is
-from support.e2e import digest_of, http_json, running_operator, service_url
+from support.e2e import (
+    digest_of,
+    http_json,
+    node_ip,
+    push_model,
+    running_operator,
+    s3_model_objects,
+    service_url,
+)
 from support.models import make_model_dir
 from support.s3server import S3Server, running_s3_server
 
@@ -34,52 +40,18 @@ HEALTH = f"/api/v1/ml-models/{MODEL}/health"
 SERVER_UID = 10001  # the server image's user (server/Dockerfile)
 
 
-def _node_ip(kubectl: Kubectl) -> str:
-    nodes = kubectl.json("get", "nodes")["items"]
-    addresses = nodes[0]["status"]["addresses"]
-    return str(next(a["address"] for a in addresses if a["type"] == "InternalIP"))
-
-
 @pytest.fixture
 def s3(cluster: Any, tmp_path: Path) -> Iterator[S3Server]:
-    with running_s3_server(tmp_path / "s3", host=_node_ip(cluster.client)) as server:
+    with running_s3_server(tmp_path / "s3", host=node_ip(cluster.client)) as server:
         server.create_bucket("models")
         yield server
-
-
-def _push(s3: S3Server, src: Path, uri: str) -> dict[str, Any]:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **s3.env()}
-    argv = [str(Path(sys.executable).parent / "modelctl"), "push", str(src), uri, "-o", "json"]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    answer: dict[str, Any] = json.loads(done.stdout)
-    return answer
 
 
 def _objects(
     namespace: str, s3: S3Server, pushed: dict[str, dict[str, Any]], image: str
 ) -> list[dict[str, Any]]:
-    from modelops.names import model_version_name
-
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-creds", "namespace": namespace},
-              "stringData": s3.env()}  # fmt: skip
-    versions = [
-        {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
-         "metadata": {"name": model_version_name(MODEL, v), "namespace": namespace},
-         "spec": {"model": MODEL, "version": v, "artifact": {"uri": p["artifact"], "sha256": p["sha256"]}}}
-        for v, p in pushed.items()
-    ]  # fmt: skip
-    deployment = {
-        "apiVersion": "modelops.io/v1alpha1", "kind": "ModelDeployment",
-        "metadata": {"name": NAME, "namespace": namespace},
-        "spec": {"model": MODEL, "environment": "production", "version": "v1.0.0", "replicas": 1,
-                 "server": {"image": image, "imagePullPolicy": "IfNotPresent", "startupSeconds": 60},
-                 "storage": {"type": "package", "url": "s3://models/{model}/{version}/",
-                             "s3": {"secretName": "s3-creds"}},
-                 "rollback": {"automatic": True, "mode": "RevertSpec",
-                              "progressDeadlineSeconds": DEADLINE_S}},
-    }  # fmt: skip
-    return [secret, *versions, deployment]
+    rollback = {"automatic": True, "mode": "RevertSpec", "progressDeadlineSeconds": DEADLINE_S}
+    return s3_model_objects(namespace, s3, pushed, image, name=NAME, model=MODEL, rollback=rollback)
 
 
 def _set_version(kubectl: Kubectl, namespace: str, version: str) -> None:
@@ -106,7 +78,7 @@ def test_s3_model_serves_and_an_overwritten_object_is_rolled_back(
 ) -> None:
     kubectl: Kubectl = cluster.client
     dirs = {v: make_model_dir(tmp_path / "models", MODEL, v) for v in ("v1.0.0", "v1.1.0")}
-    pushed = {v: _push(s3, d, f"s3://models/{MODEL}/{v}/") for v, d in dirs.items()}
+    pushed = {v: push_model(s3, d, f"s3://models/{MODEL}/{v}/") for v, d in dirs.items()}
     assert pushed["v1.0.0"]["sha256"] == digest_of(dirs["v1.0.0"])
     s3.client().put_object(Bucket="models", Key=f"{MODEL}/v1.1.0/model.onnx", Body=b"overwritten")
     manifests = _objects(namespace, s3, pushed, str(load_image("server")))
@@ -158,7 +130,7 @@ def test_rollback_to_a_cached_version_starts_without_the_store(
     kubectl: Kubectl = cluster.client
     node_cache = Path(NODE_CACHE_PATH)
     dirs = {v: make_model_dir(tmp_path / "models", MODEL, v) for v in ("v1.0.0", "v1.1.0")}
-    pushed = {v: _push(s3, d, f"s3://models/{MODEL}/{v}/") for v, d in dirs.items()}
+    pushed = {v: push_model(s3, d, f"s3://models/{MODEL}/{v}/") for v, d in dirs.items()}
     manifests = _objects(namespace, s3, pushed, str(load_image("server")))
     manifests[-1]["spec"]["storage"]["cache"] = True
     with running_operator(cluster.kubeconfig, namespace, tmp_path):

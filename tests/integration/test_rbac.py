@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from modelops.vocabulary import METRICS_TOKEN_HEADER
 from modelops_operator import controller, modelversion
 from modelops_operator.kube import Kube, KubeError, custom_path, load_client
 from modelops_operator.metrics import OperatorMetrics
+from modelops_operator.metrics_auth import MetricsToken
 from modelops_operator.reconcile import RETRY_ANNOTATION as RETRY
 from modelops_operator.settings import Settings
 from support.operator_objects import model_deployment, model_version
@@ -212,3 +214,38 @@ def test_the_operator_reconciles_as_its_service_account(install_rbac: Any, apise
     assert (admin.get(custom_path(watched, "modelversions", mv["metadata"]["name"])) or {}).get("status")
     reasons = {e.get("reason") for e in admin.list_items(f"/api/v1/namespaces/{watched}/events")}
     assert "Deploying" in reasons
+
+
+def test_metrics_auth_grants_get_on_the_one_named_secret(install_rbac: Any, apiserver: Any) -> None:
+    """metricsAuth: the operator may read the platform's metrics token Secret (that name only) and
+    `MetricsToken` reads it as the ServiceAccount; any other Secret stays out of reach."""
+    watched = f"team-{secrets.token_hex(3)}"
+    target = install_rbac(
+        f"operator.watchNamespaces={{{watched}}}",
+        "policy.metricsAuthSecret=modelops-metrics",
+        watched=(watched,),
+    )
+    assert target.can_i("get", "secrets/modelops-metrics", (), watched) == "yes"
+    for verb, resource in (
+        ("get", "secrets/other"),
+        ("list", "secrets"),
+        ("watch", "secrets"),
+        ("update", "secrets/modelops-metrics"),
+    ):
+        assert target.can_i(verb, resource, (), watched) == "no", (verb, resource)
+    assert target.can_i("get", "secrets/modelops-metrics", (), "default") == "no"
+    admin = Kube(load_client(str(apiserver.kubeconfig)))
+    for name in ("modelops-metrics", "other"):
+        secret = {"metadata": {"name": name}, "stringData": {"token": f"{name}-t0ken"}}
+        admin.request("POST", f"/api/v1/namespaces/{watched}/secrets", secret)
+    as_operator = load_client(str(apiserver.kubeconfig))
+    as_operator.set_default_header(
+        "Impersonate-User", f"system:serviceaccount:{target.namespace}:{target.service_account}"
+    )
+    kube = Kube(as_operator)
+    assert MetricsToken(kube, watched, "modelops-metrics").headers() == {
+        METRICS_TOKEN_HEADER: "modelops-metrics-t0ken"
+    }
+    with pytest.raises(KubeError) as denied:
+        MetricsToken(kube, watched, "other").headers()
+    assert denied.value.status == 403

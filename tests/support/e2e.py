@@ -26,6 +26,7 @@ import httpx
 
 from support.cluster import Kubectl, Poller
 from support.models import make_model_dir
+from support.s3server import S3Server
 
 MODELS_ROOT = Path("/var/tmp/modelops-e2e")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -140,14 +141,70 @@ def model_version_object(namespace: str, model: str, version: str, model_dir: Pa
     }  # fmt: skip
 
 
+def node_ip(kubectl: Kubectl) -> str:
+    """The node's InternalIP: where pods reach a server on this machine (the node is this machine)."""
+    nodes = kubectl.json("get", "nodes")["items"]
+    addresses = nodes[0]["status"]["addresses"]
+    return str(next(a["address"] for a in addresses if a["type"] == "InternalIP"))
+
+
+def push_model(s3: S3Server, src: Path, uri: str) -> dict[str, Any]:
+    """`modelctl push src uri -o json` with the S3 server's credentials; its answer (artifact, sha256)."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **s3.env()}
+    argv = [str(Path(sys.executable).parent / "modelctl"), "push", str(src), uri, "-o", "json"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def s3_model_objects(
+    namespace: str,
+    s3: S3Server,
+    pushed: Mapping[str, Mapping[str, Any]],
+    image: str,
+    *,
+    name: str,
+    model: str,
+    rollback: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The storage Secret `s3-creds`, a ModelVersion per pushed version (`push_model`'s answers) and a
+    ModelDeployment `name` of the first version with package storage from the S3 server."""
+    from modelops.names import model_version_name
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-creds", "namespace": namespace},
+              "stringData": s3.env()}  # fmt: skip
+    versions = [
+        {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelVersion",
+         "metadata": {"name": model_version_name(model, v), "namespace": namespace},
+         "spec": {"model": model, "version": v, "artifact": {"uri": p["artifact"], "sha256": p["sha256"]}}}
+        for v, p in pushed.items()
+    ]  # fmt: skip
+    spec = {"model": model, "environment": "production", "version": next(iter(pushed)), "replicas": 1,
+            "server": {"image": image, "imagePullPolicy": "IfNotPresent", "startupSeconds": 60},
+            "storage": {"type": "package", "url": "s3://models/{model}/{version}/",
+                        "s3": {"secretName": "s3-creds"}}}  # fmt: skip
+    if rollback:
+        spec["rollback"] = dict(rollback)
+    deployment = {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelDeployment",
+                  "metadata": {"name": name, "namespace": namespace}, "spec": spec}  # fmt: skip
+    return [secret, *versions, deployment]
+
+
 def http_json(
-    method: str, url: str, deadline_s: float, body: Any = None, accept: tuple[int, ...] = (200,)
+    method: str,
+    url: str,
+    deadline_s: float,
+    *,
+    body: Any = None,
+    accept: tuple[int, ...] = (200,),
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, Any]:
     """One logical request, retried on connection errors and unexpected statuses until the deadline."""
     deadline, last = time.monotonic() + deadline_s, "no attempt"
     while True:
         try:
-            response = httpx.request(method, url, json=body, timeout=5)
+            response = httpx.request(method, url, json=body, timeout=5, headers=headers)
             if response.status_code in accept:
                 return response.status_code, response.json()
             last = f"HTTP {response.status_code}: {response.text[:300]}"

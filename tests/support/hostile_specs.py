@@ -108,6 +108,11 @@ TABLE: list[Hostile] = [
         "env swaps the pinned digest", "spec.server.env[", **_env("MODELOPS_SERVER_EXPECTED_DIGEST", "0" * 64)
     ),
     _md(
+        "env swaps the metrics token",
+        "spec.server.env[",
+        **_env("MODELOPS_SERVER_METRICS_TOKEN_FILE", "/models/known-token"),
+    ),
+    _md(
         "prometheus at cloud metadata",
         "spec.rollback.analysis.prometheusURL",
         **_prometheus("http://169.254.169.254/latest/meta-data/"),

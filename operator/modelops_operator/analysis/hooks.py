@@ -17,6 +17,7 @@ from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
 from modelops_operator.kube import Kube
+from modelops_operator.metrics_auth import MetricsToken
 
 from .progress import AnalysisProgress
 from .samples import Snapshot
@@ -39,13 +40,15 @@ def collect(
     now: datetime,
     *,
     port: int = 8080,
+    token: MetricsToken | None = None,
 ) -> Snapshot | None:
     """Scrape the candidate's and the stable version's pods when a sample is due, else None.
 
     None as well when the candidate is the stable version, or its analysis is final.
 
     `pods` are the operator's observed pods (anything with `.name` and `.version`, the canonical
-    version the pod serves); `kube` makes the pod-proxy requests.
+    version the pod serves); `kube` makes the pod-proxy requests, with `token`'s metrics token
+    (metricsAuth) when the platform turned it on.
     """
     spec = analysis_spec(md)
     if spec is None:
@@ -61,7 +64,7 @@ def collect(
     targets = Targets(namespace, {pod.name: pod.version for pod in pods}, version, stable)
     if progress.thresholds.prometheus_url:
         return scrape_prometheus(targets, prometheus_query(progress.thresholds.prometheus_url))
-    return scrape_pods(targets, proxy_fetcher(kube, namespace, port))
+    return scrape_pods(targets, proxy_fetcher(kube, namespace, port, token or MetricsToken.off()))
 
 
 def judge(

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from modelops_operator.kube import Kube, KubeError
+from modelops_operator.metrics_auth import MetricsToken
 
 from .samples import (
     BUCKET_METRIC,
@@ -65,11 +66,13 @@ class Targets:
         return None if self.stable_version == self.version else self.stable_version
 
 
-def proxy_fetcher(kube: Kube, namespace: str, port: int) -> MetricsFetcher:
-    """Fetch a pod's /metrics through the apiserver pod proxy (the operator's one proxy path)."""
+def proxy_fetcher(kube: Kube, namespace: str, port: int, token: MetricsToken) -> MetricsFetcher:
+    """Fetch a pod's /metrics through the apiserver pod proxy (the operator's one proxy path), with
+    the metrics token when metricsAuth is on (a missing token Secret is that pod's read error)."""
 
     def fetch(pod: str) -> str:
-        return kube.pod_proxy_text(namespace, pod, port, "/metrics", SCRAPE_TIMEOUT_SECONDS)
+        headers = token.headers()
+        return kube.pod_proxy_text(namespace, pod, port, "/metrics", SCRAPE_TIMEOUT_SECONDS, headers=headers)
 
     return fetch
 

@@ -259,3 +259,23 @@ def test_s3_artifact_without_storage_derives_a_fetch_without_secret() -> None:
     platform = Settings(default_s3_secret="platform-s3")
     pod = builders.build_deployment(md, mv, platform)["spec"]["template"]["spec"]
     assert pod["initContainers"][0]["envFrom"] == [{"secretRef": {"name": "platform-s3"}}]
+
+
+def test_metrics_auth_mounts_the_platform_token_and_probes_a_path_that_reveals_nothing() -> None:
+    settings = Settings(policy={"metricsAuthSecret": "modelops-metrics"})
+    dep = builders.build_deployment(model_deployment("v1.0.0"), model_version("v1.0.0"), settings)
+    container = _container(dep)
+    assert _env(dep)["MODELOPS_SERVER_METRICS_TOKEN_FILE"] == "/var/run/modelops/metrics/token"
+    volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["metrics-token"]["secret"] == {"secretName": "modelops-metrics"}
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["metrics-token"] == {
+        "name": "metrics-token",
+        "mountPath": "/var/run/modelops/metrics",
+        "readOnly": True,
+    }
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    off = _container(builders.build_deployment(model_deployment("v1.0.0"), model_version("v1.0.0"), SETTINGS))
+    assert off["readinessProbe"]["httpGet"]["path"] == f"/api/v1/ml-models/{MODEL}/health"
+    assert "MODELOPS_SERVER_METRICS_TOKEN_FILE" not in {e["name"] for e in off["env"]}

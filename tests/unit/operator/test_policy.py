@@ -83,6 +83,8 @@ def test_signature_can_be_required_per_namespace() -> None:
         ({"hostPaths": ["x"]}, "absolute"),
         ({"hostPaths": ["/a/../b"]}, "absolute"),
         ({"allowPVC": "yes"}, "policy.allowPVC"),
+        ({"metricsAuthSecret": ["m"]}, "policy.metricsAuthSecret"),
+        ({"metricsAuthSecret": "Bad_Name"}, "policy.metricsAuthSecret"),
     ],
 )
 def test_bad_policy_settings_are_refused_at_start_up(raw: dict[str, object], words: str) -> None:
@@ -167,7 +169,7 @@ def test_the_operator_never_queries_a_prometheus_url_outside_the_policy(
 ) -> None:
     queried: list[str] = []
 
-    def collect(kube: Any, md: dict[str, Any], *_: Any) -> str:
+    def collect(kube: Any, md: dict[str, Any], *_: Any, **__: Any) -> str:
         queried.append(md["spec"]["version"])
         return "samples"
 

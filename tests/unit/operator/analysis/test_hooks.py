@@ -5,9 +5,10 @@ recorded metrics; it proves the request the kubernetes client and httpx really s
 behaviour (the e2e test covers that).
 """
 
+import base64
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,9 +18,11 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pytest
 from kubernetes import client
 
+from modelops.vocabulary import METRICS_TOKEN_HEADER
 from modelops_operator.analysis.hooks import collect, judge
 from modelops_operator.analysis.samples import ERRORS, REQUESTS
 from modelops_operator.kube import Kube
+from modelops_operator.metrics_auth import MetricsToken
 from support.recorded_metrics import RecordedPod, prometheus_answer
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -40,15 +43,22 @@ class FakeEndpoints:
     def __init__(self) -> None:
         self.pods = {"md-new": RecordedPod(), "md-old": RecordedPod()}
         self.paths: list[str] = []
+        self.metrics_token: str | None = None  # metricsAuth: the pods want this token
+        self.secrets: dict[str, dict[str, Any]] = {}  # Secret name in ns → object
 
-    def answer(self, raw_path: str) -> tuple[int, str]:
+    def answer(self, raw_path: str, headers: Mapping[str, str]) -> tuple[int, str]:
         url = urlparse(raw_path)
         self.paths.append(unquote(url.path))
         if url.path == "/api/v1/query":
             assert parse_qs(url.query)["query"]
             return 200, json.dumps(prometheus_answer("ns", self.pods))
+        for name, secret in self.secrets.items():
+            if url.path == f"/api/v1/namespaces/ns/secrets/{name}":
+                return 200, json.dumps(secret)
         for name, pod in self.pods.items():
             if unquote(url.path) == f"/api/v1/namespaces/ns/pods/{name}:8080/proxy/metrics":
+                if self.metrics_token and headers.get(METRICS_TOKEN_HEADER) != self.metrics_token:
+                    return 401, '{"error": "missing or invalid metrics token"}'
                 return 200, pod.exposition()
         return 404, "{}"
 
@@ -59,7 +69,7 @@ def endpoints() -> Iterator[tuple[FakeEndpoints, str]]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            status, body = fake.answer(self.path)
+            status, body = fake.answer(self.path, self.headers)
             data = body.encode()
             self.send_response(status)
             self.send_header("Content-Length", str(len(data)))
@@ -193,3 +203,53 @@ def test_a_retried_failed_version_is_analysed_afresh(endpoints: tuple[FakeEndpoi
     md["status"]["failedVersions"] = []  # the retry annotation removed the entry
     assert judge(md, "1.1.0", "v1.0.0", None, NOW).phase == "Pending"
     assert collect(api_client(url), md, "1.1.0", PODS, NOW) is not None
+
+
+def _token_secret(token: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "metrics", "namespace": "ns"},
+        "data": {"token": base64.b64encode(token.encode()).decode()},
+    }
+
+
+def test_metrics_auth_scrape_presents_the_token_from_the_platform_secret(
+    endpoints: tuple[FakeEndpoints, str],
+) -> None:
+    fake, url = endpoints
+    fake.metrics_token = "t0ken"
+    fake.secrets["metrics"] = _token_secret("t0ken\n")
+    fake.pods["md-new"].serve(5)
+    kube = api_client(url)
+
+    without = collect(kube, model_deployment(ANALYSIS), "1.1.0", PODS, NOW)
+    token = MetricsToken(kube, "ns", "metrics")
+    snapshot = collect(kube, model_deployment(ANALYSIS), "1.1.0", PODS, NOW, token=token)
+
+    assert without is not None and len(without.errors) == 2 and "HTTP 401" in without.errors[0]
+    assert snapshot is not None and snapshot.errors == (), snapshot.errors
+    assert snapshot.candidate["md-new"][REQUESTS] == 5
+    assert fake.paths.count("/api/v1/namespaces/ns/secrets/metrics") == 1, "the Secret is read once"
+
+
+@pytest.mark.parametrize(
+    ("secrets", "reason"),
+    [
+        ({}, "metrics token Secret ns/metrics: not found"),
+        ({"metrics": _token_secret("")}, "no token in key 'token'"),
+    ],
+    ids=["missing", "empty"],
+)
+def test_metrics_auth_without_a_usable_secret_is_a_read_error(
+    endpoints: tuple[FakeEndpoints, str], secrets: dict[str, Any], reason: str
+) -> None:
+    fake, url = endpoints
+    fake.metrics_token = "t0ken"
+    fake.secrets.update(secrets)
+    kube = api_client(url)
+
+    snapshot = collect(
+        kube, model_deployment(ANALYSIS), "1.1.0", PODS, NOW, token=MetricsToken(kube, "ns", "metrics")
+    )
+
+    assert snapshot is not None and snapshot.candidate == {}
+    assert len(snapshot.errors) == 2 and reason in snapshot.errors[0], snapshot.errors
