@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _intent_task() -> object:
-    path = REPO / "examples" / "finetune_intent_classifier.py"
+    path = REPO / "examples" / "train_intent_classifier.py"
     spec = importlib.util.spec_from_file_location("finetune_intent", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
