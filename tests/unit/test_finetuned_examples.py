@@ -26,7 +26,9 @@ from modelops.training.finetune import FinetuneResult, finetune_cached
 from support.serving import SEED_PREDICT, serving, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
-RISK = "I have saved up my pills and I am going to take them all tonight"
+# The second risk sentence and the first idiom are the ones `make demo` (hack/demo) shows.
+RISKS = ["I have saved up my pills and I am going to take them all tonight",
+         "I drank bleach an hour ago and I feel sick"]  # fmt: skip
 # Measured here: 0.980 (per-channel; per-tensor lower). A cold retrain elsewhere may differ in the last
 # float bits, so the test's bar sits below the default 0.98; the default is tested on the tiny BERT.
 MIN_AGREEMENT = 0.95
@@ -132,7 +134,7 @@ async def test_quantized_safety_model_is_served_and_tells_risk_from_idioms(
     assert metadata.metrics == json.loads((source / "metrics.json").read_text())  # the held-out figures
     settings = settings_for(models, version="v2.0.0")
     async with serving(settings) as client:
-        body = (await client.post(SEED_PREDICT, json={"texts": [RISK, *IDIOMS]})).json()
+        body = (await client.post(SEED_PREDICT, json={"texts": [*RISKS, *IDIOMS]})).json()
     labels = [prediction["label"] for prediction in body["predictions"]]
-    assert labels == ["risk", "safe", "safe", "safe"], body
+    assert labels == ["risk", "risk", "safe", "safe", "safe"], body
     assert np.isclose(sum(body["predictions"][0]["scores"].values()), 1.0, atol=1e-4)
