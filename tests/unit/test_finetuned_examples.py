@@ -85,7 +85,7 @@ def test_models_meet_their_held_out_targets(
 
 
 def test_safety_script_exit_code_says_whether_the_targets_are_met(
-    trained: dict[str, tuple[ModuleType, FinetuneResult]], tmp_path: Path
+    trained: dict[str, tuple[ModuleType, FinetuneResult]],
 ) -> None:
     script = REPO / "examples" / "train_safety_classifier.py"
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
