@@ -45,6 +45,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server-cpus", default="0")
     parser.add_argument("--load-cpus", default="1")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    parser.add_argument(
+        "--model", type=Path, default=None, help="save_pretrained dir (default: the example's)"
+    )
     return parser.parse_args()
 
 
@@ -88,7 +91,7 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     args = parse_args()
-    source = _default_model()
+    source = args.model or _default_model()
     with tempfile.TemporaryDirectory(prefix="bench-variants-") as scratch:
         root = Path(scratch)
         exported = {name: export(source, root, name, flags) for name, flags in VARIANTS.items()}
