@@ -85,6 +85,12 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             "p50_single_vs_fp32": statistics.median(
                 r[name]["single"]["p50_ms"] / r["fp32"]["single"]["p50_ms"] for r in rounds
             ),
+            # Server CPU per request: what contention on a shared machine barely moves.
+            "cpu_us_per_request": statistics.median(r[name]["loaded"]["cpu_us_per_request"] for r in rounds),
+            "cpu_per_request_vs_fp32": statistics.median(
+                r[name]["loaded"]["cpu_us_per_request"] / r["fp32"]["loaded"]["cpu_us_per_request"]
+                for r in rounds
+            ),
         }
     return out
 
@@ -112,7 +118,8 @@ def main() -> None:
               f"(x{figures['throughput_vs_fp32']:.2f} of fp32), p99 {figures['p99_ms_loaded']:.1f} ms; "
               f"p50 at 1 connection {figures['p50_ms_single']:.2f} ms "
               f"(x{figures['p50_single_vs_fp32']:.2f}); "
-              f"label agreement {agreement:.3f}")  # fmt: skip
+              f"server CPU {figures['cpu_us_per_request']:.0f} us/request "
+              f"(x{figures['cpu_per_request_vs_fp32']:.2f}); label agreement {agreement:.3f}")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
