@@ -4,7 +4,7 @@ Exports the model three or four ways with `modelops.export.export_model` (the sa
 deploy-model` runs), then, on one ONNX Runtime thread, measures tokenize + run throughput at --batch and
 p50 latency at batch 1 over the evaluation texts, in interleaved rounds (median reported), and each
 variant's label agreement with fp32. Default model: the fine-tuned MiniLM safety classifier from
-`examples/finetune_safety_classifier.py` (trained once, then cached). This is the in-process half of the
+`examples/train_safety_classifier.py` (trained once, then cached). This is the in-process half of the
 issue's benchmark; the served comparison with peers (MLServer, KServe) is bench_server.py's job.
 
 Usage: .venv/bin/python bench/bench_quantized.py [--model-path DIR] [--eval-data FILE] [--rounds 3]
@@ -40,7 +40,7 @@ VARIANTS = {
 
 
 def _default_model() -> Path:
-    path = REPO / "examples" / "finetune_safety_classifier.py"
+    path = REPO / "examples" / "train_safety_classifier.py"
     spec = importlib.util.spec_from_file_location("finetune_safety", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

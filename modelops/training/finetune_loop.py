@@ -1,11 +1,13 @@
 """The torch side of fine-tuning: load the pretrained encoder with a fresh classification head, train it
-with AdamW and a linear warm-up/decay schedule (a progress bar on a terminal), and predict a split.
+with AdamW and a linear warm-up/decay schedule (a progress bar on a terminal), choose a binary task's
+decision threshold on the validation split and bake it into the head's bias, and predict a split.
 
 Called only by `modelops.training.finetune` (heavy imports stay out of the cache look-up path).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +40,8 @@ def load_base(base: Path, labels: Sequence[str], settings: FinetuneSettings) -> 
         label2id={label: index for index, label in enumerate(labels)},
         attn_implementation="eager",
     )
+    if settings.freeze_word_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     tokenizer = configure_tokenizer(Tokenizer.from_file(str(base / "tokenizer.json")), settings.max_length)
     return model, tokenizer
 
@@ -65,7 +69,8 @@ def fit(
 
     steps_per_epoch = (len(rows) + settings.batch_size - 1) // settings.batch_size
     total = steps_per_epoch * settings.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01)
+    trained = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=settings.learning_rate, weight_decay=0.01)
     schedule = transformers.get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
         optimizer, int(total * settings.warmup_fraction), total
     )
@@ -84,7 +89,7 @@ def fit(
                 logits = model(**_batch(tokenizer, [row.text for row in chunk])).logits
                 loss = loss_fn(logits, target)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_(trained, 1.0)
                 optimizer.step()
                 schedule.step()
                 optimizer.zero_grad()
@@ -92,16 +97,44 @@ def fit(
     model.eval()
 
 
+def _logits(model: Any, tokenizer: Tokenizer, rows: Sequence[LabelledText]) -> torch.Tensor:
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(rows), EVAL_BATCH):
+            texts = [row.text for row in rows[start : start + EVAL_BATCH]]
+            parts.append(model(**_batch(tokenizer, texts)).logits)
+    return torch.cat(parts)
+
+
 def evaluate(
     model: Any, tokenizer: Tokenizer, rows: Sequence[LabelledText], labels: Sequence[str]
 ) -> tuple[list[int], list[int]]:
     """(true class ids, predicted class ids) for rows."""
-    predicted: list[int] = []
-    with torch.no_grad():
-        for start in range(0, len(rows), EVAL_BATCH):
-            texts = [row.text for row in rows[start : start + EVAL_BATCH]]
-            predicted.extend(model(**_batch(tokenizer, texts)).logits.argmax(dim=1).tolist())
+    predicted: list[int] = _logits(model, tokenizer, rows).argmax(dim=1).tolist()
     return [list(labels).index(row.label) for row in rows], predicted
+
+
+def pick_threshold(
+    model: Any, tokenizer: Tokenizer, rows: Sequence[LabelledText], task: FinetuneTask, recall: float
+) -> float:
+    """The highest probability threshold of the positive class that keeps `recall` on rows (validation),
+    kept within [0.05, 0.9] so that a few validation rows cannot push it to an extreme."""
+    assert task.positive_label is not None
+    positive = task.labels.index(task.positive_label)
+    scores = _logits(model, tokenizer, rows).softmax(dim=1)[:, positive].tolist()
+    found = sorted(score for score, row in zip(scores, rows, strict=True) if row.label == task.positive_label)
+    allowed_misses = int(len(found) * (1.0 - recall))
+    # Just below the score of the (allowed_misses + 1)-th lowest positive: it and all above are flagged.
+    threshold = found[allowed_misses] * 0.999 if found else 0.5
+    return min(0.9, max(0.05, threshold))
+
+
+def apply_threshold(model: Any, positive: int, threshold: float) -> None:
+    """Shift the positive class's bias so that argmax flags it exactly when its softmax probability
+    (two classes) is above threshold: p > t  <=>  z_pos - z_neg > log(t / (1 - t))."""
+    shift = math.log(threshold / (1.0 - threshold))
+    with torch.no_grad():
+        model.classifier.bias[positive] -= shift
 
 
 class _progress:

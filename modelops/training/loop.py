@@ -1,7 +1,7 @@
-"""The training loop shared by both example classifiers: tokenizer, model, AdamW, held-out metrics.
+"""The toy training loop shared by both toy classifiers: tokenizer, model, AdamW, held-out metrics.
 
-Called by `modelops.training.example.run_example` (the example scripts) and by the unit tests with a
-handful of epochs. Deterministic for a given dataset, config and seed (one CPU thread).
+Called by `modelops.training.example.run_example` (the toy trainers in tests/support) and by the unit
+tests with a handful of epochs. Deterministic for a given dataset, config and seed (one CPU thread).
 """
 
 from __future__ import annotations

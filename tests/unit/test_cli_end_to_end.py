@@ -1,5 +1,6 @@
 """`modelctl` end to end in a temporary directory, as a user runs it: train → deploy-model (export,
-package, sign) → register → versions → latest, with the real console script and example script."""
+package, sign) → register → versions → latest, with the real console script; the model.pt comes from the
+toy trainer (`tests/support/toy_train_safety.py`, seconds) so that the test stays fast."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _run(cwd: Path, *argv: str | Path) -> str:
 def test_train_deploy_model_register_versions_latest(tmp_path: Path) -> None:
     models = tmp_path / "ml" / "models"
     for version in ("v1.0.0", "v1.1.0"):
-        script = REPO / "examples" / "train_safety_classifier.py"
+        script = REPO / "tests" / "support" / "toy_train_safety.py"
         _run(tmp_path, sys.executable, script, "--models-dir", models, "--version", version, "--epochs", "2")
     _run(tmp_path, MODELCTL, "keygen", "--out-dir", "keys")
     for version in ("v1.1.0", "v1.0.0"):

@@ -1,6 +1,7 @@
-"""The example classifiers fine-tuned for real from all-MiniLM-L6-v2 (`examples/finetune_*.py`): they meet
-their held-out targets, come from the cache when nothing changed, and the safety model goes through
-`deploy-model --quantize int8` and is served telling a risk sentence from a harmless idiom.
+"""The example classifiers fine-tuned for real from all-MiniLM-L6-v2 (`examples/train_*.py`): they meet
+their targets on held-out files written separately from the training data, come from the cache when
+nothing changed, and the safety model goes through `deploy-model --quantize int8` and is served telling
+risk sentences (abuse, poisoning, indirect) from harmless idioms.
 
 The first run on a machine trains both models (a few minutes each on 2 cores); later runs reuse
 ~/.cache/modelops/models/ (the key hashes data, code, settings and base weights)."""
@@ -25,7 +26,9 @@ from modelops.training.finetune import FinetuneResult, finetune_cached
 from support.serving import SEED_PREDICT, serving, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
-RISK = "I have saved up my pills and I am going to take them all tonight"
+# The second risk sentence and the first idiom are the ones `make demo` (hack/demo) shows.
+RISKS = ["I have saved up my pills and I am going to take them all tonight",
+         "I drank bleach an hour ago and I feel sick"]  # fmt: skip
 # Measured here: 0.980 (per-channel; per-tensor lower). A cold retrain elsewhere may differ in the last
 # float bits, so the test's bar sits below the default 0.98; the default is tested on the tiny BERT.
 MIN_AGREEMENT = 0.95
@@ -33,8 +36,8 @@ IDIOMS = ["This exam is killing me", "I could die laughing at that video", "My p
 
 
 def _example(name: str) -> ModuleType:
-    path = REPO / "examples" / f"finetune_{name}_classifier.py"
-    spec = importlib.util.spec_from_file_location(f"finetune_{name}", path)
+    path = REPO / "examples" / f"train_{name}_classifier.py"
+    spec = importlib.util.spec_from_file_location(f"train_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -47,47 +50,70 @@ def trained() -> dict[str, tuple[ModuleType, FinetuneResult]]:
     return {name: (mod, finetune_cached(mod.TASK, mod.SETTINGS)) for name, mod in examples.items()}
 
 
-def _texts(path: Path) -> set[str]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return {row[1] for row in list(csv.reader(handle, delimiter="\t"))[1:]}
+def _texts(*paths: Path) -> list[str]:
+    rows: list[str] = []
+    for path in paths:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows.extend(row[1] for row in list(csv.reader(handle, delimiter="\t"))[1:])
+    return rows
 
 
-def test_held_out_split_is_never_trained_on_and_the_datasets_are_big_enough(
+def test_held_out_files_are_never_trained_on_and_the_datasets_are_big_enough(
     trained: dict[str, tuple[ModuleType, FinetuneResult]],
 ) -> None:
     for name, (module, result) in trained.items():
         facts = json.loads((result.directory / "training.json").read_text())
-        held_out = _texts(result.directory / "heldout.tsv")
-        every = set().union(*(_texts(path) for path in module.TASK.datasets))
-        assert len(held_out) == facts["test_rows"] and facts["train_rows"] + facts["test_rows"] == len(every)
-        assert held_out < every, name
-    assert len(set().union(*(_texts(p) for p in trained["safety"][0].TASK.datasets))) >= 1000
-    assert len(set().union(*(_texts(p) for p in trained["intent"][0].TASK.datasets))) >= 600
+        held_out = _texts(*module.TASK.heldout)
+        training = _texts(*module.TASK.datasets)
+        assert _texts(result.directory / "heldout.tsv") == held_out and facts["test_rows"] == len(held_out)
+        assert facts["train_rows"] + facts["validation_rows"] == len(training), name
+        assert not {t.casefold() for t in held_out} & {t.casefold() for t in training}, name
+    assert len(set(_texts(*trained["safety"][0].TASK.datasets, *trained["safety"][0].TASK.heldout))) >= 1000
+    assert len(set(_texts(*trained["intent"][0].TASK.datasets, *trained["intent"][0].TASK.heldout))) >= 600
 
 
-def test_intent_model_meets_its_held_out_target(
-    trained: dict[str, tuple[ModuleType, FinetuneResult]],
+@pytest.mark.parametrize("name", ["safety", "intent"])
+def test_models_meet_their_held_out_targets(
+    trained: dict[str, tuple[ModuleType, FinetuneResult]], name: str
 ) -> None:
-    module, result = trained["intent"]
-    assert result.misses(module.TASK.targets) == [], result.metrics
+    module, result = trained[name]
+    assert module.TASK.targets and result.misses(module.TASK.targets) == [], result.metrics
+    if name == "safety":
+        assert result.metrics["recall"] >= 0.95 and result.metrics["precision"] >= 0.90, result.metrics
+    else:
+        assert result.metrics["accuracy"] >= 0.90, result.metrics
 
 
 def test_safety_script_exit_code_says_whether_the_targets_are_met(
     trained: dict[str, tuple[ModuleType, FinetuneResult]],
 ) -> None:
-    module, result = trained["safety"]
-    misses = result.misses(module.TASK.targets)
-    script = REPO / "examples" / "finetune_safety_classifier.py"
+    script = REPO / "examples" / "train_safety_classifier.py"
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == (1 if misses else 0), (done.stdout, done.stderr)
-    assert ("misses its held-out targets" in done.stderr) == bool(misses)
-    allowed = subprocess.run([sys.executable, str(script), "--allow-below-target"], capture_output=True,
-                             text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and "misses" not in done.stderr, (done.stdout, done.stderr)
+    assert "recall=" in done.stdout and "precision=" in done.stdout
+    # Targets the model cannot meet: exit 1 naming the miss, unless --allow-below-target.
+    strict = subprocess.run([sys.executable, "-c", _RAISED_TARGETS, str(script)], capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert strict.returncode == 1 and "misses its held-out targets: recall" in strict.stderr, strict.stderr
+    allowed = subprocess.run([sys.executable, "-c", _RAISED_TARGETS, str(script), "--allow-below-target"],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert allowed.returncode == 0, allowed.stderr
 
 
+# Runs the safety example with a recall target of 1.01 (targets are not part of the cache key: no training).
+_RAISED_TARGETS = """
+import dataclasses, importlib.util, sys
+path = sys.argv[1]
+spec = importlib.util.spec_from_file_location("example", path)
+module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+from modelops.training.finetune import run_finetune_example
+task = dataclasses.replace(module.TASK, targets={"recall": 1.01})
+sys.exit(run_finetune_example(task, module.SETTINGS, sys.argv[2:]))
+"""
+
+
 def test_example_script_reuses_the_cache(trained: dict[str, tuple[ModuleType, FinetuneResult]]) -> None:
-    script = REPO / "examples" / "finetune_intent_classifier.py"
+    script = REPO / "examples" / "train_intent_classifier.py"
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "(cache," in done.stdout and str(trained["intent"][1].directory) in done.stdout
@@ -108,7 +134,7 @@ async def test_quantized_safety_model_is_served_and_tells_risk_from_idioms(
     assert metadata.metrics == json.loads((source / "metrics.json").read_text())  # the held-out figures
     settings = settings_for(models, version="v2.0.0")
     async with serving(settings) as client:
-        body = (await client.post(SEED_PREDICT, json={"texts": [RISK, *IDIOMS]})).json()
+        body = (await client.post(SEED_PREDICT, json={"texts": [*RISKS, *IDIOMS]})).json()
     labels = [prediction["label"] for prediction in body["predictions"]]
-    assert labels == ["risk", "safe", "safe", "safe"], body
+    assert labels == ["risk", "risk", "safe", "safe", "safe"], body
     assert np.isclose(sum(body["predictions"][0]["scores"].values()), 1.0, atol=1e-4)

@@ -95,13 +95,16 @@ def test_training_is_reproducible() -> None:
         assert torch.equal(a, b), name
 
 
-@pytest.mark.parametrize("script", ["train_safety_classifier.py", "train_intent_classifier.py"])
-def test_example_script_writes_the_model_directory(script: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("script", "model_type"),
+    [("toy_train_safety.py", "safety_classifier"), ("toy_train_intent.py", "intent_classifier")],
+)
+def test_toy_training_script_writes_the_model_directory(script: str, model_type: str, tmp_path: Path) -> None:
     started = time.monotonic()
     done = subprocess.run(
         [
             sys.executable,
-            str(REPO / "examples" / script),
+            str(REPO / "tests" / "support" / script),
             "--models-dir",
             str(tmp_path),
             "--version",
@@ -115,7 +118,6 @@ def test_example_script_writes_the_model_directory(script: str, tmp_path: Path) 
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    model_type = script.removeprefix("train_").removesuffix(".py")
     out = tmp_path / model_type / "v1.0.0"
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.pt", "tokenizer.json"]
     assert "accuracy=" in done.stdout and "recall=" in done.stdout
