@@ -21,6 +21,8 @@ VERSION_LABEL = f"{GROUP}/version"
 ENVIRONMENT_LABEL = f"{GROUP}/environment"
 IN_USE_LABEL = f"{GROUP}/in-use"
 RETRY_ANNOTATION = f"{GROUP}/retry"
+PROMOTE_ANNOTATION = f"{GROUP}/promote"  # a canary: end the current step now (a manual pause: go on)
+ABORT_ANNOTATION = f"{GROUP}/abort"  # a canary: abort it through the rollback path
 
 # Condition types
 AVAILABLE = "Available"
@@ -37,6 +39,7 @@ REASON_ROLLING_OUT = "RollingOut"
 REASON_ANALYZING = "Analyzing"
 REASON_ROLLOUT_COMPLETE = "RolloutComplete"
 REASON_ROLLOUT_STOPPED = "RolloutStopped"
+REASON_PAUSED = "Paused"
 # Degraded
 REASON_HEALTHY = "AsExpected"
 REASON_MODEL_VERSION_NOT_FOUND = "ModelVersionNotFound"
@@ -55,6 +58,7 @@ CAUSE_PROGRESS_DEADLINE = "ProgressDeadlineExceeded"
 CAUSE_READINESS_TIMEOUT = "ReadinessTimeout"
 CAUSE_CRASH_LOOP = "CrashLoop"
 CAUSE_ANALYSIS_FAILED = "AnalysisFailed"
+CAUSE_ABORTED = "Aborted"
 # Event reasons
 EVENT_DEPLOYING = "Deploying"
 EVENT_DEPLOYED = "Deployed"
@@ -68,6 +72,10 @@ EVENT_MODEL_VERSION_MISSING = "ModelVersionNotFound"
 EVENT_PROMOTION_BLOCKED = "PromotionBlocked"
 EVENT_GATES_OPEN = "PromotionGatesOpen"
 EVENT_GATES_OVERRIDDEN = "PromotionGatesOverridden"
+EVENT_CANARY_STEP = "CanaryStep"
+EVENT_CANARY_PAUSED = "CanaryPaused"
+EVENT_PROMOTE_REQUESTED = "PromoteRequested"
+EVENT_ABORT_REQUESTED = "AbortRequested"
 # status.promotion.phase of a ModelDeployment
 GATE_BLOCKED = "Blocked"
 GATE_OPEN = "Open"

@@ -25,7 +25,10 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
     meta, spec = md["metadata"], md["spec"]
     namespace, name = meta["namespace"], meta["name"]
     stable = (md.get("status") or {}).get("stableVersion")
-    deployment = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+    slot = (md.get("status") or {}).get("stableDeployment") or name
+    deployments = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    deployment = kube.get(f"{deployments}/{slot}")
+    other = kube.get(f"{deployments}/{builders.other_slot(name, slot)}")
     pods = tuple(
         pod_state(kube, p, spec["model"], settings)
         for p in kube.list_items(f"/api/v1/namespaces/{namespace}/pods", _selector(name))
@@ -36,6 +39,7 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
         target_mv=find_model_version(kube, namespace, spec["model"], spec["version"]),
         stable_mv=find_model_version(kube, namespace, spec["model"], stable) if stable else None,
         deployment=deployment_state(deployment) if deployment else None,
+        other_deployment=deployment_state(other) if other else None,
         pods=pods,
         analysis_samples=_samples(kube, md, settings, pods, now),
     )

@@ -23,7 +23,8 @@ def requeue_after(draft: Draft) -> float | None:
     """Seconds until this object must be reconciled again, or None when only events matter."""
     times = [_until(draft.plan.requeue_at, draft.obs.now)]
     if draft.progressing[0]:
-        times += [_until_deadline(draft), _until_sample(draft.status.get("analysis"))]
+        deadline = _until_deadline(draft) if draft.watch_deadline else None
+        times += [deadline, _until_sample(draft.status.get("analysis"))]
         if all(t is None for t in times):
             times.append(draft.settings.requeue_seconds)  # in flight but no known moment: poll
     return min((t for t in times if t is not None), default=None)
