@@ -16,6 +16,7 @@ from modelops.versions import InvalidVersionError, canonical
 from modelops_operator import builders, policy, promotion
 from modelops_operator.draft import parse_time
 from modelops_operator.kube import Kube, KubeError, custom_path
+from modelops_operator.rollout_strategy import CANARY
 from modelops_operator.settings import Settings
 from modelops_operator.state import DeploymentState, Observed, PodState
 
@@ -28,7 +29,7 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
     slot = (md.get("status") or {}).get("stableDeployment") or name
     deployments = f"/apis/apps/v1/namespaces/{namespace}/deployments"
     deployment = kube.get(f"{deployments}/{slot}")
-    other = kube.get(f"{deployments}/{builders.other_slot(name, slot)}")
+    other = kube.get(f"{deployments}/{builders.other_slot(name, slot)}") if _two_slots(md) else None
     pods = tuple(
         pod_state(kube, p, spec["model"], settings)
         for p in kube.list_items(f"/api/v1/namespaces/{namespace}/pods", _selector(name))
@@ -43,6 +44,13 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
         pods=pods,
         analysis_samples=_samples(kube, md, settings, pods, now),
     )
+
+
+def _two_slots(md: dict[str, Any]) -> bool:
+    """Only a ModelDeployment that ever ran a canary has a second Deployment (a GET fewer for others)."""
+    status = md.get("status") or {}
+    strategy = (md["spec"].get("rollout") or {}).get("strategy")
+    return strategy == CANARY or "canary" in status or "stableDeployment" in status
 
 
 def _samples(kube: Kube, md: dict[str, Any], settings: Settings, pods: Any, now: datetime) -> Any:
