@@ -62,6 +62,7 @@ def applies(draft: Draft) -> bool:
     stable = draft.status.get("stableVersion")
     return (
         raw == CANARY
+        and int(draft.md["spec"].get("replicas", 1)) > 0
         and bool(stable)
         and stable != draft.target
         and draft.obs.stable_mv is not None

@@ -386,3 +386,15 @@ def test_the_first_version_is_rolled_out_pod_by_pod() -> None:
     result = reconcile.plan(Observed(md=md, now=T0, target_mv=model_version(NEW)), SETTINGS)
     assert result.canary_deployment is None and result.deployment is not None
     assert "canary" not in result.status
+
+
+def test_a_paused_canary_is_not_polled() -> None:
+    _, result = paused()
+    assert result.requeue_after is None, "an approval arrives as a watch event on the annotation"
+
+
+def test_scaled_to_zero_is_not_a_canary() -> None:
+    md = canary_md()
+    md["spec"]["replicas"] = 0
+    result = plan(md, stable=0)
+    assert result.canary_deployment is None and "canary" not in result.status
