@@ -6,11 +6,11 @@ an operator restart lives in `status.canary` (the step, when its weight was set 
 approval) and `status.stableDeployment` (which of the two Deployments, `<name>` or `<name>-b`, serves
 the stable version), so a restarted operator converges to the same result.
 
-Weights are replica ratios (`rollout_strategy.split`): the Service selects the pods of both
-Deployments. A step is reached when its split is ready; then its pause runs and, with
+Weights are replica ratios (`rollout_strategy.split`): the Service selects the pods of both Deployments
+(built by `canary_objects`). A step is reached when its split is ready; then its pause runs and, with
 `spec.rollback.analysis`, the canary's and the stable pods' counters are scraped in the same rounds
-(`analysis.hooks.collect` in observe) and judged by `analysis.step.evaluate` over the step's window
-(its `pauseSeconds`, else `windowSeconds`). A failure (analysis, crash loop, readiness deadline, or the
+(`analysis.hooks.collect` in observe) and judged by `analysis.step.evaluate` over the step's window (its
+`pauseSeconds`, else `windowSeconds`). A failure (analysis, crash loop, readiness deadline, or the
 `modelops.io/abort` annotation) is returned to `reconcile`, which takes the existing rollback path;
 `abort` then scales the canary to 0 at once and the stable Deployment back to full. After the last step
 the canary Deployment is scaled to full, the old one to 0, and the canary's Deployment becomes the
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from modelops.vocabulary import ABORT_ANNOTATION, GROUP, PROMOTE_ANNOTATION
-from modelops_operator import builders
+from modelops.vocabulary import ABORT_ANNOTATION, PROMOTE_ANNOTATION
+from modelops_operator import builders, canary_objects
 from modelops_operator import conditions as c
 from modelops_operator.analysis import Action
 from modelops_operator.analysis import hooks as analysis_hooks
@@ -32,7 +32,6 @@ from modelops_operator.analysis.step import evaluate
 from modelops_operator.draft import NORMAL, WARNING, Draft, parse_time, progress_since
 from modelops_operator.rollout_strategy import CANARY, RolloutSpec, Split, split
 
-TRACK_LABEL = f"{GROUP}/track"  # on the Deployments: stable or canary (metadata only: no pod restart)
 ACTIVE, PAUSED, PROMOTING = "Progressing", "Paused", "Promoting"
 PROMOTED, ABORTED, REFUSED = "Promoted", "Aborted", "Refused"
 
@@ -89,7 +88,7 @@ def advance(draft: Draft) -> Failure | None:
         _requested_promote(draft, step)
         failure = _run_steps(draft, step)
     draft.status["canary"] = step.state
-    _report_ready(draft)
+    canary_objects.report_ready(draft)
     return failure
 
 
@@ -205,7 +204,7 @@ def _run_steps(draft: Draft, step: _Step) -> Failure | None:
         index = int(step.state["step"])
         target = split(step.spec.weight_at(index), step.replicas)
         _set_step(draft, step, index, target)
-        if not _reached(draft, target):
+        if not canary_objects.reached(draft, target):
             return None
         outcome = _step_outcome(draft, step, index, target)
         if isinstance(outcome, Failure) or outcome is False:
@@ -220,7 +219,7 @@ def _set_step(draft: Draft, step: _Step, index: int, target: Split) -> None:
     if state.get("weight", {}).get("canaryReplicas") != target.canary or "stepSetAt" not in state:
         _restart_deadline(draft, state)
     state.update(weight=target.to_status(), steps=len(step.spec.steps))
-    _build(draft, target, promoting=False)
+    canary_objects.build(draft, target, promoting=False)
     where = f"step {index + 1}/{len(step.spec.steps)}"
     draft.progressing = (True, c.REASON_ROLLING_OUT, f"canary {draft.target} {where}: {target.describe()}")
     state["message"] = draft.progressing[2] + " (waiting for the pods)"
@@ -231,24 +230,6 @@ def _restart_deadline(draft: Draft, state: dict[str, Any]) -> None:
     """A new split asked for more pods: their readiness deadline counts from now."""
     state["stepSetAt"] = draft.now
     draft.status["rollout"] = {**(draft.status.get("rollout") or {}), "progressAt": draft.now}
-
-
-def _reached(draft: Draft, target: Split) -> bool:
-    """The split is served: the canary's pods ready, the stable Deployment down to its share."""
-    stable, canary = draft.obs.deployment, draft.obs.other_deployment
-    if stable is None or not stable.settled or stable.replicas != target.stable:
-        return False
-    if stable.status_replicas != target.stable or stable.ready < target.stable:
-        return False
-    if target.canary == 0:
-        return canary is None or canary.replicas == 0 or canary.status_replicas == 0
-    return (
-        canary is not None
-        and canary.version == draft.target
-        and canary.settled
-        and canary.replicas == target.canary
-        and canary.ready >= target.canary
-    )
 
 
 def _step_outcome(draft: Draft, step: _Step, index: int, target: Split) -> Failure | bool:
@@ -348,9 +329,9 @@ def _promote(draft: Draft, step: _Step) -> None:
     state.update(phase=PROMOTING, weight=whole.to_status())
     if "stepSetAt" not in state:
         _restart_deadline(draft, state)
-    _build(draft, whole, promoting=True)
+    canary_objects.build(draft, whole, promoting=True)
     draft.watch_deadline = True
-    if not _reached(draft, whole):
+    if not canary_objects.reached(draft, whole):
         message = f"canary {draft.target} passed every step; scaling it to {step.replicas} pods"
         draft.progressing = (True, c.REASON_ROLLING_OUT, message)
         state["message"] = message
@@ -364,7 +345,7 @@ def _flip(draft: Draft, state: dict[str, Any]) -> None:
     draft.status["stableVersion"] = target
     draft.status["servingVersion"] = target
     draft.status["servingSince"] = draft.now
-    draft.plan.deployment = _with_track(draft.build(draft.obs.target_mv), "stable", None)
+    draft.plan.deployment = canary_objects.with_track(draft.build(draft.obs.target_mv), "stable", None)
     draft.plan.canary_deployment = None
     draft.plan.scale_to_zero.append(old_slot)
     message = f"{target} promoted to stable after {len(state.get('completedSteps', []))} canary steps"
@@ -374,30 +355,6 @@ def _flip(draft: Draft, state: dict[str, Any]) -> None:
     draft.history(target, c.EVENT_PROMOTED, message)
     draft.progressing = (False, c.REASON_ROLLOUT_COMPLETE, f"{target} is stable")
     draft.watch_deadline = False
-
-
-def _build(draft: Draft, target: Split, *, promoting: bool) -> None:
-    """The two Deployments for `target`; the stable one keeps pods until the canary's are ready."""
-    canary_ready = sum(1 for p in draft.obs.pods if p.version == draft.target and p.ready)
-    stable_replicas = max(target.stable, target.replicas - canary_ready)
-    if promoting:
-        stable_replicas = max(0, target.replicas - canary_ready)
-    stable = draft.build(draft.obs.stable_mv)
-    draft.plan.deployment = _with_track(stable, "stable", stable_replicas)
-    slot = builders.other_slot(draft.md["metadata"]["name"], draft.stable_slot)
-    canary = None
-    if draft.obs.target_mv:
-        canary = builders.build_deployment(draft.md, draft.obs.target_mv, draft.settings, slot=slot)
-    draft.plan.canary_deployment = _with_track(canary, "canary", target.canary)
-
-
-def _with_track(deployment: dict[str, Any] | None, track: str, replicas: int | None) -> dict[str, Any] | None:
-    if deployment is None:
-        return None
-    deployment["metadata"]["labels"][TRACK_LABEL] = track
-    if replicas is not None:
-        deployment["spec"]["replicas"] = replicas
-    return deployment
 
 
 def _refuse(draft: Draft, message: str) -> None:
@@ -414,10 +371,3 @@ def _refuse(draft: Draft, message: str) -> None:
         draft.event(WARNING, c.REASON_INVALID_SPEC, message)
     draft.degraded = (True, c.REASON_INVALID_SPEC, message)
     draft.progressing = (False, c.REASON_ROLLOUT_STOPPED, f"canary of {draft.target} refused: {message}")
-
-
-def _report_ready(draft: Draft) -> None:
-    """Ready pods of both Deployments (the Service sends traffic to both)."""
-    stable, canary = draft.obs.deployment, draft.obs.other_deployment
-    ready = (stable.ready if stable else 0) + (canary.ready if canary else 0)
-    draft.status.update(readyReplicas=ready, ready=f"{ready}/{int(draft.md['spec'].get('replicas', 1))}")
