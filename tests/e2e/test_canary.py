@@ -103,7 +103,10 @@ class Load:
         )
 
     def _run(self) -> None:
-        with httpx.Client(timeout=5) as client:
+        # A new connection per request: kube-proxy picks an endpoint per connection, so a kept-alive
+        # connection would pin a worker to one pod and the share would say nothing about the weights.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(timeout=5, limits=limits, headers={"Connection": "close"}) as client:
             while not self._stop.is_set():
                 answer = self._send(client)
                 with self._lock:
