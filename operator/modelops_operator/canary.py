@@ -19,7 +19,7 @@ stable one: its pods are not restarted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -52,7 +52,6 @@ class _Step:
     spec: RolloutSpec
     state: dict[str, Any]
     replicas: int
-    notes: list[str] = field(default_factory=list)
 
 
 def applies(draft: Draft) -> bool:
@@ -218,7 +217,7 @@ def _set_step(draft: Draft, step: _Step, index: int, target: Split) -> None:
     state = step.state
     if state.get("weight", {}).get("canaryReplicas") != target.canary or "stepSetAt" not in state:
         _restart_deadline(draft, state)
-    state.update(weight=target.to_status(), steps=len(step.spec.steps))
+    state.update(weight=target.to_status(), steps=len(step.spec.steps), phase=ACTIVE)
     canary_objects.build(draft, target, promoting=False)
     where = f"step {index + 1}/{len(step.spec.steps)}"
     draft.progressing = (True, c.REASON_ROLLING_OUT, f"canary {draft.target} {where}: {target.describe()}")

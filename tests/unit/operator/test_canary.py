@@ -398,3 +398,37 @@ def test_scaled_to_zero_is_not_a_canary() -> None:
     md["spec"]["replicas"] = 0
     result = plan(md, stable=0)
     assert result.canary_deployment is None and "canary" not in result.status
+
+
+def test_a_refused_canary_goes_on_once_the_spec_is_fixed() -> None:
+    md = canary_md()
+    md = after(md, plan(md))
+    md["spec"]["rollout"]["steps"] = [{"weight": 10, "pauseSeconds": 30}]
+    refused = plan(md, canary=1, now=later(5))
+    assert refused.status["canary"]["phase"] == "Refused" and SLOT_B in refused.scale_to_zero
+    md = after(md, refused)
+    md["spec"]["rollout"]["steps"] = STEPS
+    fixed = plan(md, canary=0, now=later(10))
+    assert fixed.status["canary"]["phase"] == "Progressing" and replicas(fixed.canary_deployment) == 1
+    assert condition(fixed, c.DEGRADED)["status"] == "False"
+
+
+def test_switching_back_to_rolling_update_stops_the_canary() -> None:
+    md, result = at_first_step()
+    md = after(md, result)
+    md["spec"]["rollout"] = {"strategy": "RollingUpdate"}
+    stopped = reconcile.plan(
+        Observed(
+            md=md,
+            now=later(30),
+            target_mv=model_version(NEW),
+            stable_mv=model_version(STABLE),
+            deployment=done(STABLE, 3),
+            other_deployment=done(NEW, 1),
+            pods=pods(STABLE, 3) + pods(NEW, 1),
+        ),
+        SETTINGS,
+    )
+    assert SLOT_B in stopped.scale_to_zero and stopped.canary_deployment is None
+    assert builders.template_version(stopped.deployment) == NEW, "rolled out pod by pod instead"
+    assert stopped.status["canary"]["phase"] == "Stopped"
