@@ -304,7 +304,7 @@ def _analyse(draft: Draft, state: dict[str, Any], pause: int, target: Split) -> 
         available=True,
     )
     draft.status["analysis"] = progress.to_status()
-    if progress.should_rollback:
+    if progress.action == Action.FAIL:  # a broken threshold, or an inconclusive policy that rolls back
         return Failure(c.CAUSE_ANALYSIS_FAILED, progress.message, progress.failure_figures())
     return progress.action
 
