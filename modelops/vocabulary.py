@@ -24,6 +24,8 @@ RETRY_ANNOTATION = f"{GROUP}/retry"
 # The header the operator presents the metrics token in (the platform's `metricsAuth`): through the
 # apiserver's pod proxy `Authorization` carries the operator's own credential and never reaches the pod.
 METRICS_TOKEN_HEADER = "X-Modelops-Metrics-Token"
+PROMOTE_ANNOTATION = f"{GROUP}/promote"  # a canary: end the current step now (a manual pause: go on)
+ABORT_ANNOTATION = f"{GROUP}/abort"  # a canary: abort it through the rollback path
 
 # Condition types
 AVAILABLE = "Available"
@@ -40,6 +42,7 @@ REASON_ROLLING_OUT = "RollingOut"
 REASON_ANALYZING = "Analyzing"
 REASON_ROLLOUT_COMPLETE = "RolloutComplete"
 REASON_ROLLOUT_STOPPED = "RolloutStopped"
+REASON_PAUSED = "Paused"
 # Degraded
 REASON_HEALTHY = "AsExpected"
 REASON_MODEL_VERSION_NOT_FOUND = "ModelVersionNotFound"
@@ -58,6 +61,7 @@ CAUSE_PROGRESS_DEADLINE = "ProgressDeadlineExceeded"
 CAUSE_READINESS_TIMEOUT = "ReadinessTimeout"
 CAUSE_CRASH_LOOP = "CrashLoop"
 CAUSE_ANALYSIS_FAILED = "AnalysisFailed"
+CAUSE_ABORTED = "Aborted"
 # Event reasons
 EVENT_DEPLOYING = "Deploying"
 EVENT_DEPLOYED = "Deployed"
@@ -71,6 +75,10 @@ EVENT_MODEL_VERSION_MISSING = "ModelVersionNotFound"
 EVENT_PROMOTION_BLOCKED = "PromotionBlocked"
 EVENT_GATES_OPEN = "PromotionGatesOpen"
 EVENT_GATES_OVERRIDDEN = "PromotionGatesOverridden"
+EVENT_CANARY_STEP = "CanaryStep"
+EVENT_CANARY_PAUSED = "CanaryPaused"
+EVENT_PROMOTE_REQUESTED = "PromoteRequested"
+EVENT_ABORT_REQUESTED = "AbortRequested"
 # status.promotion.phase of a ModelDeployment
 GATE_BLOCKED = "Blocked"
 GATE_OPEN = "Open"

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import click
 
-from modelops.cli import artifact_commands, cluster_commands, gate_commands, push_command, registry_commands
+from modelops.cli import (
+    artifact_commands,
+    cluster_commands,
+    gate_commands,
+    push_command,
+    registry_commands,
+    rollout_commands,
+)
 from modelops.cli.context import CliContext, ModelctlGroup
 from modelops.cli.output import FORMATS
 
@@ -61,6 +68,7 @@ for command in (
     cluster_commands.health,
     gate_commands.checklist_command,
     gate_commands.promote,
+    rollout_commands.rollout,
     artifact_commands.export_command,
     artifact_commands.package,
     artifact_commands.sign,

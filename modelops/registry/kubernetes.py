@@ -385,6 +385,28 @@ class KubernetesBackend:
             raise _api_error(f"updating {DEPLOYMENTS}/{name}", error) from error
         return record_from_deployment(cast(dict[str, Any], obj))
 
+    def raw_deployment(self, model_type: str, environment: str) -> dict[str, Any] | None:
+        """The environment's ModelDeployment object (status included), or None."""
+        return self._get(DEPLOYMENTS, deployment_name(model_type, environment))
+
+    def annotate_deployment(self, model_type: str, environment: str, key: str, value: str) -> None:
+        """Set one annotation on the environment's ModelDeployment (e.g. modelops.io/promote)."""
+        name = deployment_name(model_type, environment)
+        patch = {"metadata": {"annotations": {key: value}}}
+        try:
+            self._call(
+                self.api.patch_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.namespace,
+                DEPLOYMENTS,
+                name,
+                patch,
+                field_manager=FIELD_MANAGER,
+            )
+        except ApiException as error:
+            raise _api_error(f"annotating {DEPLOYMENTS}/{name}", error) from error
+
     def get_deployment(self, model_type: str, environment: str) -> DeploymentRecord | None:
         """The environment's ModelDeployment as a record, or None."""
         obj = self._get(DEPLOYMENTS, deployment_name(model_type, environment))

@@ -29,6 +29,10 @@ READY_PATH = "/v2/health/ready"
 PROBE_PERIOD_SECONDS = 2
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+# The second Deployment slot of a ModelDeployment (canary strategy): `<name>-b`, its pods labelled
+# slot=b. The first slot is `<name>` with the selector every existing Deployment already has.
+SLOT_LABEL = f"{GROUP}/slot"
+SECOND_SLOT = "b"
 SERVER_UID = 10001  # the server image's USER (server/Dockerfile)
 # Pod Security Standards "restricted": non-root with a fixed uid, RuntimeDefault seccomp.
 POD_SECURITY_CONTEXT: dict[str, Any] = {
@@ -101,28 +105,54 @@ def build_service(md: dict[str, Any], settings: Settings) -> dict[str, Any]:
     }
 
 
-def build_deployment(md: dict[str, Any], mv: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The server Deployment serving ModelVersion `mv` for ModelDeployment `md`."""
+def slot_names(name: str) -> tuple[str, str]:
+    """The two Deployment names a ModelDeployment `name` may use: `<name>` and `<name>-b`."""
+    return name, f"{name}-{SECOND_SLOT}"
+
+
+def other_slot(name: str, slot: str) -> str:
+    """The Deployment name of the slot that is not `slot`."""
+    first, second = slot_names(name)
+    return second if slot == first else first
+
+
+def _slot_labels(md: dict[str, Any], slot: str | None) -> dict[str, str]:
+    name = md["metadata"]["name"]
+    return {SLOT_LABEL: SECOND_SLOT} if slot not in (None, name) else {}
+
+
+def build_deployment(
+    md: dict[str, Any], mv: dict[str, Any], settings: Settings, *, slot: str | None = None
+) -> dict[str, Any]:
+    """The server Deployment serving ModelVersion `mv` for ModelDeployment `md`.
+
+    `slot`: the Deployment's name (`slot_names`); the ModelDeployment's own name when None.
+    """
     spec = md["spec"]
     version = canonical(mv["spec"]["version"])
     deadline = RollbackSpec.of(md).progress_deadline_seconds
+    slot_labels = _slot_labels(md, slot)
+    metadata = _metadata(md, {VERSION_LABEL: version_to_dns(version), **slot_labels})
+    metadata["name"] = slot or md["metadata"]["name"]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(md, {VERSION_LABEL: version_to_dns(version)}),
+        "metadata": metadata,
         "spec": {
             "replicas": int(spec.get("replicas", 1)),
-            "selector": {"matchLabels": selector_labels(md["metadata"]["name"])},
+            "selector": {"matchLabels": {**selector_labels(md["metadata"]["name"]), **slot_labels}},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "progressDeadlineSeconds": deadline,
             "revisionHistoryLimit": 5,
             "minReadySeconds": 0,
-            "template": _pod_template(md, mv, version, settings),
+            "template": _pod_template(md, mv, version, settings, slot_labels),
         },
     }
 
 
-def _pod_template(md: dict[str, Any], mv: dict[str, Any], version: str, settings: Settings) -> dict[str, Any]:
+def _pod_template(
+    md: dict[str, Any], mv: dict[str, Any], version: str, settings: Settings, slot_labels: dict[str, str]
+) -> dict[str, Any]:
     server = md["spec"].get("server", {})
     image = server.get("image") or settings.default_server_image
     pull = server.get("imagePullPolicy") or settings.default_image_pull_policy
@@ -146,7 +176,7 @@ def _pod_template(md: dict[str, Any], mv: dict[str, Any], version: str, settings
     }
     if pieces.init_containers:
         pod_spec["initContainers"] = pieces.init_containers
-    labels = {**common_labels(md), VERSION_LABEL: version_to_dns(version)}
+    labels = {**common_labels(md), VERSION_LABEL: version_to_dns(version), **slot_labels}
     annotations = {
         "prometheus.io/scrape": "true",
         "prometheus.io/port": str(settings.server_port),

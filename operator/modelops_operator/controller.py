@@ -49,7 +49,11 @@ def reconcile_model_deployment(
 def apply_plan(kube: Kube, md: dict[str, Any], plan: Plan, now: str) -> None:
     """Make the plan true in the cluster."""
     path = custom_path(md["metadata"]["namespace"], "modeldeployments", md["metadata"]["name"])
-    for obj in (plan.service, plan.deployment):
+    namespace = md["metadata"]["namespace"]
+    for name in plan.scale_to_zero:  # a canary's pods leave first: the blast radius shrinks at once
+        scale = [{"op": "replace", "path": "/spec/replicas", "value": 0}]
+        kube.json_patch(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}", scale)
+    for obj in (plan.service, plan.canary_deployment, plan.deployment):
         if obj is not None:
             kube.apply(obj)
     if plan.status != (md.get("status") or {}):

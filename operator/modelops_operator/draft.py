@@ -37,6 +37,8 @@ class Plan:
     status: dict[str, Any]
     service: dict[str, Any] | None = None
     deployment: dict[str, Any] | None = None
+    canary_deployment: dict[str, Any] | None = None  # the second Deployment of a Canary rollout
+    scale_to_zero: list[str] = field(default_factory=list)  # Deployment names to scale to 0 first
     spec_patch: list[dict[str, Any]] | None = None
     remove_annotations: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -57,6 +59,7 @@ class Draft:
     available: tuple[bool, str, str] = (False, c.REASON_NO_PODS_READY, "")
     progressing: tuple[bool, str, str] = (False, c.REASON_ROLLOUT_COMPLETE, "")
     degraded: tuple[bool, str, str] = (False, c.REASON_HEALTHY, "")
+    watch_deadline: bool = True  # False while no pod must become ready (a canary step's pause)
 
     @property
     def md(self) -> dict[str, Any]:
@@ -69,6 +72,11 @@ class Draft:
     @property
     def rollback(self) -> RollbackSpec:
         return RollbackSpec.of(self.md)
+
+    @property
+    def stable_slot(self) -> str:
+        """The name of the Deployment that serves the stable version (`status.stableDeployment`)."""
+        return str(self.status.get("stableDeployment") or self.md["metadata"]["name"])
 
     def event(self, kind: str, reason: str, message: str) -> None:
         self.plan.events.append(Event(kind, reason, message))
@@ -85,7 +93,7 @@ class Draft:
         if not mv:
             return None
         try:
-            return builders.build_deployment(self.md, mv, self.settings)
+            return builders.build_deployment(self.md, mv, self.settings, slot=self.stable_slot)
         except StorageError as error:  # permanent: reported, not retried hot
             self.degraded = (True, c.REASON_INVALID_SPEC, str(error))
             return None

@@ -17,6 +17,7 @@ from modelops_operator import builders, policy, promotion
 from modelops_operator.draft import parse_time
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics_auth import MetricsToken
+from modelops_operator.rollout_strategy import CANARY
 from modelops_operator.settings import Settings
 from modelops_operator.state import DeploymentState, Observed, PodState
 
@@ -26,7 +27,10 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
     meta, spec = md["metadata"], md["spec"]
     namespace, name = meta["namespace"], meta["name"]
     stable = (md.get("status") or {}).get("stableVersion")
-    deployment = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+    slot = (md.get("status") or {}).get("stableDeployment") or name
+    deployments = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    deployment = kube.get(f"{deployments}/{slot}")
+    other = kube.get(f"{deployments}/{builders.other_slot(name, slot)}") if _two_slots(md) else None
     token = MetricsToken(kube, namespace, settings.platform_policy.metrics_auth_secret)
     pods = tuple(
         pod_state(kube, p, spec["model"], settings, token)
@@ -38,9 +42,17 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
         target_mv=find_model_version(kube, namespace, spec["model"], spec["version"]),
         stable_mv=find_model_version(kube, namespace, spec["model"], stable) if stable else None,
         deployment=deployment_state(deployment) if deployment else None,
+        other_deployment=deployment_state(other) if other else None,
         pods=pods,
         analysis_samples=_samples(kube, md, settings, pods, now, token=token),
     )
+
+
+def _two_slots(md: dict[str, Any]) -> bool:
+    """Only a ModelDeployment that ever ran a canary has a second Deployment (a GET fewer for others)."""
+    status = md.get("status") or {}
+    strategy = (md["spec"].get("rollout") or {}).get("strategy")
+    return strategy == CANARY or "canary" in status or "stableDeployment" in status
 
 
 def _samples(

@@ -13,7 +13,7 @@ from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
 from modelops.vocabulary import RETRY_ANNOTATION
-from modelops_operator import builders, gating, policy, promotion, requeue
+from modelops_operator import builders, canary, gating, policy, promotion, requeue
 from modelops_operator import conditions as c
 from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, parse_time, progress_since, timestamp
 from modelops_operator.settings import Settings
@@ -45,11 +45,14 @@ def plan(obs: Observed, settings: Settings) -> Plan:
     elif (problem := _model_version_problem(draft)) is not None:
         _hold_for_model_version(draft, *problem)
     elif not gating.hold_at_gate(draft):
-        _rollout(draft)
+        _canary(draft) if canary.applies(draft) else _rollout(draft)
+    canary.settle(draft)
     return _finish(draft)
 
 
 _CARRIED = (
+    "stableDeployment",
+    "canary",
     "servingVersion",
     "servingSince",
     "stableVersion",
@@ -67,7 +70,7 @@ _CARRIED = (
 def _observe_deployment(draft: Draft) -> None:
     dep, spec = draft.obs.deployment, draft.md["spec"]
     meta = draft.md["metadata"]
-    draft.status["deploymentName"] = meta["name"]
+    draft.status["deploymentName"] = draft.stable_slot
     draft.status["endpoint"] = (
         f"http://{meta['name']}.{meta['namespace']}.svc:{draft.settings.server_port}"
         f"/api/v1/ml-models/{spec['model']}"
@@ -242,6 +245,16 @@ def _rollout(draft: Draft) -> None:
             c.REASON_ROLLED_BACK,
             f"{rolled.get('from')} failed ({rolled.get('reason')}); rolled back to {target}",
         )
+
+
+def _canary(draft: Draft) -> None:
+    """spec.rollout.strategy Canary: the steps (`canary`), failures through the same rollback path."""
+    _track_rollout(draft)
+    _note_progress(draft)
+    failure = canary.advance(draft)
+    if failure is not None:
+        _fail(draft, failure.cause, failure.reason, failure.figures)
+        canary.abort(draft)
 
 
 def _track_rollout(draft: Draft) -> None:

@@ -69,6 +69,7 @@ class Observed:
     now: datetime
     target_mv: dict[str, Any] | None = None
     stable_mv: dict[str, Any] | None = None
-    deployment: DeploymentState | None = None
+    deployment: DeploymentState | None = None  # the stable slot's (status.stableDeployment)
+    other_deployment: DeploymentState | None = None  # the other slot's: a canary, or scaled to 0
     pods: tuple[PodState, ...] = field(default_factory=tuple)
     analysis_samples: Any = None

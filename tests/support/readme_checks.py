@@ -108,6 +108,15 @@ def split_invocation(group: click.Group, words: list[str]) -> tuple[str | None, 
     return words[index], options
 
 
+def _nested(
+    group: click.Group, words: list[str], where: str, program: str
+) -> tuple[click.Command, list[str]]:
+    """The subcommand of a nested group named by `words`, and the options given after it."""
+    name, options = split_invocation(group, words)
+    assert name in group.commands, f"{where} names `{program} {group.name} {name}`, which does not exist"
+    return group.commands[name], options
+
+
 def check_invocations(program: str, group: click.Group, lines: list[str], where: str = "README") -> int:
     """Every `<program> <subcommand> --option` in `lines` exists; return how many calls were seen.
 
@@ -123,6 +132,9 @@ def check_invocations(program: str, group: click.Group, lines: list[str], where:
             assert subcommand in group.commands, (
                 f"{where} names `{program} {subcommand}`, which does not exist"
             )
-            unknown = set(options) - option_names(group.commands[subcommand])
+            command = group.commands[subcommand]
+            if isinstance(command, click.Group):  # `modelctl rollout status ...`: the nested command's
+                command, options = _nested(command, words[words.index(subcommand) + 1 :], where, program)
+            unknown = set(options) - option_names(command)
             assert not unknown, f"{where} gives `{program} {subcommand}` unknown options {sorted(unknown)}"
     return seen

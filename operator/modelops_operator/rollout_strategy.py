@@ -1,0 +1,156 @@
+"""The typed view of `spec.rollout` (strategy and canary steps), parsed once, defaults in one place.
+
+`canary` reads it on every reconcile of a ModelDeployment whose strategy is `Canary`; `builders` and
+`reconcile` never spell these keys. The CRD carries the same defaults and validates the same rules (so
+`kubectl apply` refuses a bad spec); `RolloutSpec.of` checks them again for objects stored before, and
+raises `ValueError` naming the field. `split` turns a step's weight into replica counts: weights are
+replica ratios, so with 4 replicas the canary can serve 25, 50, 75 or 100 %, and a weight that cannot be
+approached within `weightTolerance` percentage points is refused unless `allowCoarseWeights`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ROLLING_UPDATE, CANARY = "RollingUpdate", "Canary"
+STRATEGIES = (ROLLING_UPDATE, CANARY)
+DEFAULT_WEIGHT_TOLERANCE = 5  # percentage points
+FIELD = "spec.rollout"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One canary step: a weight held for pauseSeconds, or a manual pause (weight None)."""
+
+    weight: int | None = None
+    pause_seconds: int = 0
+    manual: bool = False
+
+
+@dataclass(frozen=True)
+class Split:
+    """How a weight is served with `replicas` pods: `canary` of them run the new version."""
+
+    asked: int
+    canary: int
+    replicas: int
+
+    @property
+    def stable(self) -> int:
+        """Pods of the stable version."""
+        return self.replicas - self.canary
+
+    @property
+    def serving_percent(self) -> float:
+        """The share of pods (so of requests) the canary serves."""
+        return 100.0 * self.canary / self.replicas if self.replicas else 0.0
+
+    def describe(self) -> str:
+        """E.g. "asked 10%, serving 1/4 = 25%"."""
+        return f"asked {self.asked}%, serving {self.canary}/{self.replicas} = {self.serving_percent:g}%"
+
+    def to_status(self) -> dict[str, Any]:
+        """`status.canary.weight`."""
+        return {
+            "asked": self.asked,
+            "canaryReplicas": self.canary,
+            "replicas": self.replicas,
+            "servingPercent": round(self.serving_percent, 2),
+            "message": self.describe(),
+        }
+
+
+@dataclass(frozen=True)
+class RolloutSpec:
+    """`spec.rollout`: RollingUpdate (today's pod-by-pod replacement) or Canary with steps."""
+
+    strategy: str = ROLLING_UPDATE
+    steps: tuple[Step, ...] = ()
+    allow_coarse_weights: bool = False
+    weight_tolerance: int = DEFAULT_WEIGHT_TOLERANCE
+
+    @property
+    def canary(self) -> bool:
+        """True for the Canary strategy."""
+        return self.strategy == CANARY
+
+    @classmethod
+    def of(cls, md: Mapping[str, Any]) -> RolloutSpec:
+        """The rollout strategy of ModelDeployment `md`; ValueError naming the field when invalid."""
+        raw = (md.get("spec") or {}).get("rollout") or {}
+        strategy = str(raw.get("strategy", ROLLING_UPDATE))
+        if strategy not in STRATEGIES:
+            raise ValueError(f"{FIELD}.strategy must be RollingUpdate or Canary, not {strategy!r}")
+        steps = tuple(_step(raw_step, i) for i, raw_step in enumerate(raw.get("steps") or []))
+        spec = cls(
+            strategy=strategy,
+            steps=steps,
+            allow_coarse_weights=bool(raw.get("allowCoarseWeights", False)),
+            weight_tolerance=int(raw.get("weightTolerance", DEFAULT_WEIGHT_TOLERANCE)),
+        )
+        spec.check()
+        return spec
+
+    def check(self) -> None:
+        """The rules the CRD states too (for objects stored before it did)."""
+        if self.canary and not self.steps:
+            raise ValueError(f"{FIELD}.steps: a Canary needs at least one step")
+        weights = [(i, s.weight) for i, s in enumerate(self.steps) if s.weight is not None]
+        for (_, before), (i, weight) in itertools.pairwise(weights):
+            if weight <= before:
+                raise ValueError(
+                    f"{FIELD}.steps[{i}].weight: weights must increase from step to step "
+                    f"({before} then {weight})"
+                )
+        if not 0 <= self.weight_tolerance <= 100:
+            raise ValueError(f"{FIELD}.weightTolerance must be 0..100, not {self.weight_tolerance}")
+
+    def weight_at(self, index: int) -> int:
+        """The weight in force at step `index`: a manual pause keeps the previous step's (0 before any)."""
+        for step in reversed(self.steps[: index + 1]):
+            if step.weight is not None:
+                return step.weight
+        return 0
+
+    def refusal(self, replicas: int) -> str | None:
+        """Why these steps cannot be served with `replicas` pods (the field named), or None."""
+        if self.allow_coarse_weights:
+            return None
+        for i, step in enumerate(self.steps):
+            if step.weight is None:
+                continue
+            served = split(step.weight, replicas)
+            if abs(served.serving_percent - step.weight) > self.weight_tolerance:
+                return (
+                    f"{FIELD}.steps[{i}].weight: {served.describe()} with {replicas} replicas, more than "
+                    f"{FIELD}.weightTolerance {self.weight_tolerance} points off; use more replicas, "
+                    f"another weight, or set {FIELD}.allowCoarseWeights: true"
+                )
+        return None
+
+
+def split(weight: int, replicas: int) -> Split:
+    """The nearest replica split for `weight` %: at least one canary pod for a weight above 0."""
+    if replicas <= 0 or weight <= 0:
+        return Split(weight, 0, max(replicas, 0))
+    canary = min(replicas, max(1, round(replicas * weight / 100)))
+    return Split(weight, canary, replicas)
+
+
+def _step(raw: Any, index: int) -> Step:
+    where = f"{FIELD}.steps[{index}]"
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where} must be an object")
+    manual = bool(raw.get("pause", False))
+    weight = raw.get("weight")
+    if manual == (weight is not None):
+        raise ValueError(f"{where}: set either weight (with pauseSeconds) or pause: true")
+    pause_seconds = int(raw.get("pauseSeconds", 0))
+    if pause_seconds < 0:
+        raise ValueError(f"{where}.pauseSeconds must not be negative, not {pause_seconds}")
+    if weight is not None and not 1 <= int(weight) <= 100:
+        raise ValueError(f"{where}.weight must be 1..100, not {weight}")
+    return Step(weight=None if weight is None else int(weight), pause_seconds=pause_seconds, manual=manual)
