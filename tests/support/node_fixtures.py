@@ -2,7 +2,10 @@
 
 `PYTHONPATH=tests python -m support.node_fixtures OUT` writes `OUT/models/` (several types and versions
 built by `support.models.make_model_dir`, and a BERT-like encoder from `bench/encoder_model.py`),
-`OUT/signed/` (a model signed with model-signing, key pair in `OUT/keys/`) and `OUT/vectors.json`: for
+`OUT/signed/` (a model signed with model-signing, key pair in `OUT/keys/`), `OUT/persona/` (the tiny
+text-generation Llama of `support.persona`, from its content-keyed cache: `models/` and the verifying key
+`keys/signing-key.pub`, served by real `modelops-server` processes in the Node generation tests) and
+`OUT/vectors.json`: for
 each model, texts with the label and scores that the server's own `TextClassifier` gives, one text at a
 time and as one batch. The Node suite's setup runs it, so the Node side is checked against numbers the
 Python side produced, not against numbers the Node side wrote.
@@ -25,6 +28,7 @@ from modelops_server.loader import locate_model
 from modelops_server.model import TextClassifier, load_verified_model
 from modelops_server.settings import ServerSettings
 from support.models import make_model_dir
+from support.persona import cached_persona_models
 
 TEXTS = [
     "hello, how are you today?",
@@ -77,6 +81,10 @@ def write_fixtures(out: Path) -> Path:
     _private, _public = generate_keypair(out / "keys")
     signed = make_model_dir(out / "signed", "safety_classifier", "v1.0.0")
     sign_model_dir(signed, _private)
+    persona = cached_persona_models()
+    shutil.copytree(persona.root, out / "persona" / "models", symlinks=True)
+    (out / "persona" / "keys").mkdir()
+    shutil.copy2(persona.public_key, out / "persona" / "keys" / persona.public_key.name)
     vectors = out / "vectors.json"
     vectors.write_text(json.dumps({"texts": TEXTS, "models": answers}, indent=2) + "\n")
     return vectors

@@ -2,24 +2,40 @@
 
 `persona_models` builds a tiny Llama (`support.tiny_llama`), exports it with
 `modelops.export_generation` (onnxruntime-genai builder, fp32), writes the manifest and signs it, as
-`<root>/persona_model/v1.0.0`; `tamper_golden` makes a copy whose golden token ids are wrong but whose
+`<root>/persona_model/v1.0.0`; `cached_persona_models` keeps one build under
+`~/.cache/modelops/models/persona_model-<key>/` (the key hashes the code that builds it and the versions of
+the libraries that shape its bytes), for callers outside a pytest session (the Node client's fixtures,
+`support.node_fixtures`); `tamper_golden` makes a copy whose golden token ids are wrong but whose
 manifest and signature are valid, so only the golden generation can catch it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 from modelops.export_generation import export_generation
 from modelops.package.manifest import write_manifest
-from modelops.package.signing import generate_keypair, sign_model_dir
+from modelops.package.signing import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, generate_keypair, sign_model_dir
 from support.tiny_llama import build_tiny_llama
 
 PERSONA = "persona_model"
 VERSION = "v1.0.0"
+CACHE_ROOT = Path(os.environ.get("MODELOPS_CACHE", Path.home() / ".cache" / "modelops")) / "models"
+_REPO = Path(__file__).resolve().parents[2]
+KEY_SOURCES = (
+    "tests/support/tiny_llama.py", "tests/support/persona.py", "modelops/export_generation.py",
+    "modelops/package/generation.py", "modelops/package/metadata.py", "modelops/package/manifest.py",
+    "modelops/package/signing.py",
+)  # fmt: skip
+KEY_PACKAGES = ("torch", "transformers", "tokenizers", "onnxruntime-genai", "model-signing")
+DONE_MARKER = ".complete"
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,36 @@ def persona_models(base: Path) -> PersonaModels:
     export_generation(source, root / PERSONA / VERSION, PERSONA, VERSION)
     seal(root / PERSONA / VERSION, private_key)
     return PersonaModels(root, source, public_key, private_key)
+
+
+def persona_cache_key() -> str:
+    """sha256 over the building code and the library versions, 16 hex digits."""
+    digest = hashlib.sha256()
+    for name in KEY_SOURCES:
+        digest.update(name.encode() + b"\0" + hashlib.sha256((_REPO / name).read_bytes()).digest())
+    for name in KEY_PACKAGES:
+        digest.update(f"{name}=={package_version(name)}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def cached_persona_models(cache_root: Path = CACHE_ROOT) -> PersonaModels:
+    """The tiny persona model from the content-keyed cache, built (under a file lock) when absent."""
+    from filelock import FileLock
+
+    cache_root.mkdir(parents=True, exist_ok=True)
+    target = cache_root / f"{PERSONA}-{persona_cache_key()}"
+    with FileLock(str(target) + ".lock"):
+        if not (target / DONE_MARKER).is_file():
+            shutil.rmtree(target, ignore_errors=True)
+            scratch = Path(tempfile.mkdtemp(prefix=".persona-", dir=cache_root))
+            try:
+                persona_models(scratch)
+                (scratch / DONE_MARKER).touch()
+                scratch.rename(target)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+    keys = target / "keys"
+    return PersonaModels(target / "models", target / "hf", keys / PUBLIC_KEY_NAME, keys / PRIVATE_KEY_NAME)
 
 
 def seal(model_dir: Path, private_key: Path) -> str:

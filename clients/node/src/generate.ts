@@ -1,7 +1,7 @@
 /**
  * Text generation in remote mode: the modelops server's seed generate API,
- * `POST /api/v1/ml-models/:type/generate` with `{messages, max_new_tokens, temperature, top_p, top_k, seed,
- * stream}`. Without `stream` the answer is one JSON document (`{text, finish_reason, usage, token_ids}`);
+ * `POST /api/v1/ml-models/:type/generate` with `{messages, max_new_tokens, min_new_tokens, temperature, top_p,
+ * top_k, seed, stream}`. Without `stream` the answer is one JSON document (`{text, finish_reason, usage, token_ids}`);
  * with it, Server-Sent Events: `data: {text, token_ids}` per chunk, then `data: {..., done: true, text,
  * finish_reason, usage}`, or `data: {error}` when the generation fails after its first byte.
  * Messages and options are checked here (InvalidInputError naming the field) before anything is sent.
@@ -18,6 +18,8 @@ export interface ChatMessage {
 
 export interface GenerateOptions {
   maxNewTokens?: number;
+  /** The end of turn is not accepted before this many new tokens (at most maxNewTokens). */
+  minNewTokens?: number;
   /** 0 is greedy decoding. */
   temperature?: number;
   topP?: number;
@@ -80,12 +82,13 @@ export function generateBody(messages: unknown, options: GenerateOptions, stream
   const body: Record<string, unknown> = { messages: checkMessages(messages), stream };
   const fields: [string, unknown, number, number, boolean][] = [
     ['max_new_tokens', options.maxNewTokens, 1, 1_000_000, true],
+    ['min_new_tokens', options.minNewTokens, 0, options.maxNewTokens ?? 1_000_000, true],
     ['temperature', options.temperature, 0, 2, false],
     ['top_p', options.topP, Number.MIN_VALUE, 1, false],
     ['top_k', options.topK, 1, 1000, true],
     ['seed', options.seed, 0, 2 ** 31 - 1, true],
   ];
-  const names: Record<string, string> = { max_new_tokens: 'maxNewTokens', top_p: 'topP', top_k: 'topK' };
+  const names: Record<string, string> = { max_new_tokens: 'maxNewTokens', min_new_tokens: 'minNewTokens', top_p: 'topP', top_k: 'topK' };
   for (const [wire, value, low, high, integer] of fields) {
     const checked = checkNumber(names[wire] ?? wire, value, low, high, integer);
     if (checked !== undefined) body[wire] = checked;

@@ -21,6 +21,7 @@ const MODEL_TYPE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 export const MODEL_TYPES = Object.freeze({
   SAFETY_CLASSIFIER: 'safety_classifier',
   INTENT_CLASSIFIER: 'intent_classifier',
+  PERSONA_MODEL: 'persona_model',
 } as const);
 
 async function isDirectory(target: string): Promise<boolean> {
@@ -85,10 +86,13 @@ export class ModelService {
     return this.cached(`${modelType}@${location.version}`, () => loadLocalModel(location, this.localOptions()));
   }
 
-  /** True when the version directory exists (local), or the server serves it healthy (remote). */
+  /** True when the version directory exists (local), or the server serves that version healthy (remote). */
   async isModelAvailable(modelType: string, version: string = LATEST): Promise<boolean> {
     try {
-      if (this.mode === 'remote') return (await this.health(modelType, version)).status === 'healthy';
+      if (this.mode === 'remote') {
+        const document = await this.health(modelType, version);
+        return document.status === 'healthy' && (version === LATEST || document.version === version);
+      }
       await locateModel(this.modelsDir(), modelType, version);
       return true;
     } catch (error) {
