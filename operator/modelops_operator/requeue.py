@@ -2,9 +2,11 @@
 
 `reconcile` asks it at the end of every plan. Watch events (the object, its ModelVersions, its
 Deployment and pods) bring every change of state; only time itself has to be scheduled: the readiness
-deadline of a rollout (counted from the last pod that became ready), the next analysis sample, and the
-moment a promotion gate opens. Polling every in-flight object every few seconds instead saturates the
-queue when many roll out at once (1,000 rollouts polled every 2 s is 500 reconciles a second).
+deadline of a rollout (counted from the last pod that became ready), the next analysis sample, the
+moment a promotion gate opens, and the end of a new pod's model load (a load that fails leaves the pod
+unready, so no pod event announces it; see `failfast`: polled only while a server says it is loading).
+Polling every in-flight object every few seconds instead saturates the queue when many roll out at
+once (1,000 rollouts polled every 2 s is 500 reconciles a second).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from modelops_operator import failfast
 from modelops_operator.analysis import Phase
 from modelops_operator.draft import Draft, progress_since
 
@@ -24,6 +27,8 @@ def requeue_after(draft: Draft) -> float | None:
     times = [_until(draft.plan.requeue_at, draft.obs.now)]
     if draft.progressing[0]:
         times += [_until_deadline(draft), _until_sample(draft.status.get("analysis"))]
+        if failfast.still_loading(draft.obs.pods, draft.target):
+            times.append(draft.settings.loading_poll_seconds)  # its verdict changes no pod: look
         if all(t is None for t in times):
             times.append(draft.settings.requeue_seconds)  # in flight but no known moment: poll
     return min((t for t in times if t is not None), default=None)
