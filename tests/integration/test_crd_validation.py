@@ -255,3 +255,20 @@ def test_kubectl_explain_documents_fields(apiserver: Any, crds: list[str], field
         text = Poller(30, what=f"kubectl explain {field}").until(explain)
     assert "DESCRIPTION:" in text or "FIELD:" in text
     assert "<empty>" not in text.split("FIELDS:")[0]
+
+
+def test_fail_fast_failure_keeps_its_report_time(kube: Kube, namespace: str) -> None:
+    """status.failedVersions[].reportedAt (fail-fast) is in the schema: the apiserver does not prune it."""
+    created = create(kube, _clean(model_deployment("v1.2.0", namespace=namespace)))
+    path = custom_path(namespace, "modeldeployments", created["metadata"]["name"])
+    failed = {
+        "version": "v1.2.0",
+        "cause": "VerificationFailed",
+        "reason": "sha256 mismatch for model.onnx: expected aa, got bb",
+        "time": "2026-01-01T12:00:03Z",
+        "reportedAt": "2026-01-01T12:00:02.345Z",
+    }
+    kube.write_status(path, {"failedVersions": [failed]})
+    stored = kube.get(path)
+    assert stored is not None
+    assert stored["status"]["failedVersions"] == [failed]
