@@ -111,17 +111,20 @@ def _consume_retry(draft: Draft) -> None:
     draft.plan.remove_annotations.append(RETRY_ANNOTATION)
     if requested.strip() != draft.target:
         return
-    if promotion.held_analysis_of(draft.status, draft.target):
+    failed = _failed_entry(draft, draft.target) is not None
+    if promotion.held_analysis_of(draft.status, draft.target) and not failed:
         draft.status.pop("analysis")  # measured again from a fresh window
         message = f"analysis of {draft.target} requested again"
         draft.event(NORMAL, c.EVENT_RETRY_REQUESTED, message)
         draft.history(draft.target, c.EVENT_RETRY_REQUESTED, message)
         return
-    if _failed_entry(draft, draft.target) is None:
+    if not failed:
         return
     draft.status["failedVersions"] = [
         f for f in draft.status["failedVersions"] if f.get("version") != draft.target
     ]
+    if (draft.status.get("analysis") or {}).get("version") == draft.target:
+        draft.status.pop("analysis")  # e.g. Inconclusive under `inconclusive: Rollback`: judged afresh
     draft.status.pop("rollout", None)  # the retry gets a whole new deadline
     draft.status.pop("pendingRevert", None)
     message = f"retry of failed version {draft.target} requested"

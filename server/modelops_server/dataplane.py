@@ -161,8 +161,14 @@ class DataPlane:
 
     def _run_texts(self, texts: Sequence[str]) -> list[Prediction]:
         rows = self._model().predict(texts).rows()
-        for label, count in Counter(label for label, _ in rows).items():
+        counts: Counter[str] = Counter()
+        top_scores: dict[str, float] = {}
+        for label, scores in rows:  # the predicted label is the top score's
+            counts[label] += 1
+            top_scores[label] = top_scores.get(label, 0.0) + scores[label]
+        for label, count in counts.items():
             self.metrics.predictions.labels(label).inc(count)
+            self.metrics.top_score.labels(label).inc(top_scores[label])
         return rows
 
     async def predict(self, texts: list[str]) -> list[Prediction]:
