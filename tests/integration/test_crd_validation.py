@@ -83,9 +83,19 @@ INVALID_MODEL_DEPLOYMENTS = [
         "spec.rollback.analysis.maxErrorRate",
     ),
     (
-        "inconclusive-rollback",
-        _spec("rollback.analysis", {"inconclusive": "Rollback"}),
+        "inconclusive-abort",
+        _spec("rollback.analysis", {"inconclusive": "Abort"}),
         "spec.rollback.analysis.inconclusive",
+    ),
+    (
+        "label-shift-above-one",
+        _spec("rollback.analysis", {"maxLabelShift": 1.5}),
+        "spec.rollback.analysis.maxLabelShift",
+    ),
+    (
+        "score-delta-negative",
+        _spec("rollback.analysis", {"maxScoreDelta": -0.1}),
+        "spec.rollback.analysis.maxScoreDelta",
     ),
     (
         "regression-below-one",
@@ -161,6 +171,14 @@ def test_valid_objects_are_accepted_and_defaulted(kube: Kube, namespace: str) ->
         "minRequests": 20,
         "inconclusive": "Promote",
     }
+    model_aware = _clean(model_deployment("v1.0.0", environment="shadow", namespace=namespace))
+    model_aware["spec"]["rollback"]["analysis"] = {
+        "maxLabelShift": 0.2,
+        "maxScoreDelta": 0.1,
+        "inconclusive": "Rollback",
+    }
+    kept = create(kube, model_aware)["spec"]["rollback"]["analysis"]
+    assert (kept["maxLabelShift"], kept["maxScoreDelta"], kept["inconclusive"]) == (0.2, 0.1, "Rollback")
 
 
 def test_s3_artifacts_and_storage_are_accepted(kube: Kube, namespace: str) -> None:
