@@ -155,7 +155,8 @@ def test_rollout_failure_is_reverted_and_not_repeated(
                 lambda: _template_version(kubectl, namespace) == "v1.2.0"
             )
             revert_s = _wait_reverted(kubectl, namespace, "v1.1.0")
-            report_s = _report_to_revert_s(_md(kubectl, namespace), datetime.now(UTC))
+            seen_at = datetime.now(UTC)
+            report_s = _report_to_revert_s(_md(kubectl, namespace), seen_at)
             print(f"v1.2.0 applied -> spec reverted to v1.1.0: {revert_s:.2f}s (deadline {DEADLINE_S}s)")
             print(f"fail-fast: pod reported the sha256 mismatch -> spec reverted: {report_s:.2f}s")
             _wait_stable(kubectl, namespace, "v1.1.0")
