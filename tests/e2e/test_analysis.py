@@ -354,7 +354,7 @@ def test_a_label_shift_with_healthy_http_figures_is_rolled_back(biased_scene: Sc
     assert baseline["predictions"].get("safe", 0) >= LABEL_SHIFT_ANALYSIS["minRequests"], failure
     shifted = [a for a in answers if a.version == FAILING]
     assert shifted and all(a.status == 200 and a.label == "risk" for a in shifted), shifted[:5]
-    assert all(a.status in (0, 200) for a in answers), sorted({a.status for a in answers})
+    assert not [a for a in answers if a.status >= 500], "healthy HTTP figures: no 5xx at all"
     analysis = reverted["status"]["analysis"]
     print(
         f"\n{FAILING} (always `risk`, {len(shifted)} answers, all 200): baseline {baseline['predictions']}, "
