@@ -62,6 +62,7 @@ CAUSE_READINESS_TIMEOUT = "ReadinessTimeout"
 CAUSE_CRASH_LOOP = "CrashLoop"
 CAUSE_ANALYSIS_FAILED = "AnalysisFailed"
 CAUSE_ABORTED = "Aborted"
+CAUSE_VERIFICATION_FAILED = "VerificationFailed"  # every new pod rejected the artifact (fail-fast)
 # Event reasons
 EVENT_DEPLOYING = "Deploying"
 EVENT_DEPLOYED = "Deployed"

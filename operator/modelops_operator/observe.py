@@ -3,11 +3,13 @@
 `handlers` calls `observe` before `reconcile.plan`. Besides the Deployment's counters it reads the
 pods, and for an unready pod whose server is running it asks the server's own health check (through
 the apiserver pod proxy) why: that is how a reason like "sha256 mismatch for model.onnx" reaches
-status.failedVersions and the Events.
+status.failedVersions and the Events, and how the reconcile learns that a failure is definitive (the
+artifact was rejected: digest, signature, metadata, graph, golden answer) and rolls back at once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +22,8 @@ from modelops_operator.metrics_auth import MetricsToken
 from modelops_operator.rollout_strategy import CANARY
 from modelops_operator.settings import Settings
 from modelops_operator.state import DeploymentState, Observed, PodState
+
+LOADING_REASON = "model is loading"  # the server's health `reason` before its load finished
 
 
 def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -> Observed:
@@ -135,9 +139,9 @@ def pod_state(
     if failed_init:  # e.g. fetch-model could not download or verify: its own words, its restarts
         message = f"init container {failed_init['name']}: {_last_line(failed_init)}"
         restarts = max(restarts, int(failed_init.get("restartCount", 0)))
-    health = None
+    health = Health()
     if not ready and "running" in container.get("state", {}):
-        health = _health_reason(kube, meta, model, settings, token or MetricsToken.off())
+        health = _health(kube, meta, model, settings, token or MetricsToken.off())
     return PodState(
         name=meta["name"],
         version=(meta.get("annotations") or {}).get(builders.VERSION_ANNOTATION),
@@ -145,8 +149,22 @@ def pod_state(
         restarts=restarts,
         waiting_reason=waiting,
         message=message,
-        health_reason=health,
+        health_reason=health.reason,
+        definitive=health.definitive,
+        loading=health.loading,
+        failed_since=health.since,
+        terminating=bool(meta.get("deletionTimestamp")),
     )
+
+
+@dataclass(frozen=True)
+class Health:
+    """What an unready server said about itself through its seed health check."""
+
+    reason: str | None = None
+    definitive: bool = False
+    loading: bool = False
+    since: str | None = None
 
 
 def _container_problem(container: dict[str, Any]) -> tuple[str | None, str]:
@@ -178,10 +196,14 @@ def _last_line(failed: dict[str, Any]) -> str:
     return text[:400]
 
 
-def _health_reason(
+def _health(
     kube: Kube, meta: dict[str, Any], model: str, settings: Settings, token: MetricsToken
-) -> str | None:
-    """The server's own explanation from its seed health check, or None when it cannot be asked."""
+) -> Health:
+    """The server's own explanation from its seed health check; empty when it cannot be asked.
+
+    `failure.definitive` (the artifact was rejected) lets the reconcile roll back at once; a server
+    that answers without `failure` is still loading, so the reconcile looks again shortly.
+    """
     try:
         _, body = kube.pod_proxy_get(
             meta["namespace"],
@@ -192,8 +214,18 @@ def _health_reason(
             headers=token.headers(),
         )
     except KubeError:
-        return None
-    if isinstance(body, dict) and body.get("status") != "healthy":
-        reason = body.get("reason") or body.get("message")
-        return str(reason) if reason else None
-    return None
+        return Health()
+    if not isinstance(body, dict) or "model_type" not in body:  # the apiserver's own error, not the server
+        return Health()
+    if body.get("status") == "healthy":
+        return Health()
+    reason = body.get("reason") or body.get("message")
+    failure = body.get("failure")
+    if not isinstance(failure, dict):  # still loading (a server older than `failure` says it in words)
+        return Health(str(reason) if reason else None, loading=reason == LOADING_REASON)
+    since = failure.get("since")
+    return Health(
+        str(failure.get("reason") or reason or "unhealthy"),
+        definitive=failure.get("definitive") is True,
+        since=str(since) if since else None,
+    )

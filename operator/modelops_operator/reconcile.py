@@ -13,7 +13,7 @@ from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
 from modelops.vocabulary import RETRY_ANNOTATION
-from modelops_operator import builders, canary, gating, policy, promotion, requeue
+from modelops_operator import builders, canary, failfast, gating, policy, promotion, requeue
 from modelops_operator import conditions as c
 from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, parse_time, progress_since, timestamp
 from modelops_operator.settings import Settings
@@ -114,17 +114,20 @@ def _consume_retry(draft: Draft) -> None:
     draft.plan.remove_annotations.append(RETRY_ANNOTATION)
     if requested.strip() != draft.target:
         return
-    if promotion.held_analysis_of(draft.status, draft.target):
+    failed = _failed_entry(draft, draft.target) is not None
+    if promotion.held_analysis_of(draft.status, draft.target) and not failed:
         draft.status.pop("analysis")  # measured again from a fresh window
         message = f"analysis of {draft.target} requested again"
         draft.event(NORMAL, c.EVENT_RETRY_REQUESTED, message)
         draft.history(draft.target, c.EVENT_RETRY_REQUESTED, message)
         return
-    if _failed_entry(draft, draft.target) is None:
+    if not failed:
         return
     draft.status["failedVersions"] = [
         f for f in draft.status["failedVersions"] if f.get("version") != draft.target
     ]
+    if (draft.status.get("analysis") or {}).get("version") == draft.target:
+        draft.status.pop("analysis")  # e.g. Inconclusive under `inconclusive: Rollback`: judged afresh
     draft.status.pop("rollout", None)  # the retry gets a whole new deadline
     draft.status.pop("pendingRevert", None)
     message = f"retry of failed version {draft.target} requested"
@@ -233,7 +236,8 @@ def _rollout(draft: Draft) -> None:
         _complete(draft)
     elif target != draft.status.get("stableVersion") and (failure := _detect_failure(draft)) is not None:
         # The stable version is never marked failed: that would leave nothing to serve.
-        _fail(draft, *failure)
+        cause, reason, reported_at = failure
+        _fail(draft, cause, reason, reported_at=reported_at)
     else:
         _analyse_rollout(draft)
         ready_new = sum(1 for p in draft.obs.pods if p.version == target and p.ready)
@@ -322,7 +326,8 @@ def _apply_decision(draft: Draft, decision: promotion.Decision) -> None:
         _fail(draft, c.CAUSE_ANALYSIS_FAILED, decision.reason, decision.figures)
 
 
-def _detect_failure(draft: Draft) -> tuple[str, str] | None:
+def _detect_failure(draft: Draft) -> tuple[str, str, str | None] | None:
+    """(cause, reason, when the pods reported it) once the target has failed, else None."""
     target, dep = draft.target, draft.obs.deployment
     new_pods = [p for p in draft.obs.pods if p.version == target]
     unready = [p for p in new_pods if not p.ready]
@@ -331,7 +336,11 @@ def _detect_failure(draft: Draft) -> tuple[str, str] | None:
         return (
             c.CAUSE_CRASH_LOOP,
             f"pod {crashing[0].name} restarted {crashing[0].restarts} times: {crashing[0].why_unready()}",
+            None,
         )
+    rejected = failfast.definitive_failure(draft.obs.pods, target)
+    if rejected is not None:  # no restart can fix it: do not wait for the deadline
+        return c.CAUSE_VERIFICATION_FAILED, rejected.reason, rejected.reported_at
     deadline = draft.rollback.progress_deadline_seconds
     rollout = draft.status.get("rollout") or {}
     started = parse_time(rollout.get("startedAt"))
@@ -342,7 +351,7 @@ def _detect_failure(draft: Draft) -> tuple[str, str] | None:
         return None
     cause = c.CAUSE_PROGRESS_DEADLINE if stalled else c.CAUSE_READINESS_TIMEOUT
     why = unready[0].why_unready() if unready else f"pods of {target} not ready after {deadline}s"
-    return cause, why
+    return cause, why, None
 
 
 def _stalled_since(dep: DeploymentState | None, started: datetime | None) -> bool:
@@ -352,12 +361,21 @@ def _stalled_since(dep: DeploymentState | None, started: datetime | None) -> boo
     return dep.progress_deadline_at is None or dep.progress_deadline_at > started
 
 
-def _fail(draft: Draft, cause: str, reason: str, figures: dict[str, Any] | None = None) -> None:
+def _fail(
+    draft: Draft,
+    cause: str,
+    reason: str,
+    figures: dict[str, Any] | None = None,
+    *,
+    reported_at: str | None = None,
+) -> None:
     """The target version failed: record it, then revert, hold or just report."""
     target, stable = draft.target, draft.status.get("stableVersion")
     entry: dict[str, Any] = {"version": target, "cause": cause, "reason": reason, "time": draft.now}
     if figures:
         entry["figures"] = figures
+    if reported_at:
+        entry["reportedAt"] = reported_at
     others = [f for f in draft.status.get("failedVersions", []) if f.get("version") != target]
     draft.status["failedVersions"] = [*others, entry]
     if promotion.unfinished_analysis_of(draft.status, target):

@@ -50,6 +50,8 @@ class Settings:
     history_limit: int = 20
     crashloop_restarts: int = 3
     health_timeout_seconds: float = 2.0
+    # While a new pod's server still verifies its model, look again this often (fail-fast rollback).
+    loading_poll_seconds: float = 1.0
     log_level: str = "INFO"
     # The platform team's policy (camelCase JSON, the chart's `policy` values); see policy.py.
     policy: dict[str, Any] = field(default_factory=dict)
@@ -76,6 +78,7 @@ class Settings:
         _check(self.history_limit >= 1, "history_limit", "must be >= 1")
         _check(self.crashloop_restarts >= 1, "crashloop_restarts", "must be >= 1")
         _check(self.health_timeout_seconds > 0, "health_timeout_seconds", "must be > 0")
+        _check(self.loading_poll_seconds > 0, "loading_poll_seconds", "must be > 0")
         _check(
             set(self.resources) <= {"requests", "limits"}, "resources", "may only contain requests and limits"
         )

@@ -23,6 +23,10 @@ class PodState:
     waiting_reason: str | None = None
     message: str = ""
     health_reason: str | None = None
+    definitive: bool = False  # the server rejected the artifact itself: no restart can help
+    loading: bool = False  # the server answered that it is still verifying and loading
+    failed_since: str | None = None  # when the server's load failed (its own clock)
+    terminating: bool = False
 
     def why_unready(self) -> str:
         """The most precise explanation available: the server's own reason first."""

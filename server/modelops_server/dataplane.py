@@ -13,12 +13,20 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from modelops_server.batching import Batcher
-from modelops_server.errors import BadRequest, InjectedFault, NotFound, NotReady, ServerError
+from modelops_server.errors import (
+    BadRequest,
+    InjectedFault,
+    NotFound,
+    NotReady,
+    ServerError,
+    VerificationError,
+)
 from modelops_server.generation import TextGenerator
 from modelops_server.generation_plane import GenerationPlane
 from modelops_server.loader import locate_model
@@ -49,6 +57,8 @@ class ModelState:
     available: bool = False
     reason: str | None = "model is loading"
     loaded: LoadedModel | None = None
+    definitive: bool = False  # the failure rejects the artifact itself: no retry can succeed
+    failed_at: str | None = None  # when the load failed (UTC, milliseconds)
 
 
 class DataPlane:
@@ -86,6 +96,8 @@ class DataPlane:
     async def _load(self) -> None:
         try:
             await self.batcher.run_in_thread(self._load_in_thread)
+        except VerificationError as error:
+            self._fail(str(error), definitive=error.definitive)
         except ServerError as error:
             self._fail(str(error))
         except Exception as error:  # a bug or an ORT failure must still leave the server up and unhealthy
@@ -102,10 +114,11 @@ class DataPlane:
         self.metrics.model_info.labels(self.settings.model_type, location.version).set(1)
         self.metrics.model_ready.set(1)
 
-    def _fail(self, reason: str) -> None:
-        self.state.phase, self.state.reason = "failed", reason
+    def _fail(self, reason: str, *, definitive: bool = False) -> None:
+        self.state.phase, self.state.reason, self.state.definitive = "failed", reason, definitive
+        self.state.failed_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         log_event(LOG, "model_unhealthy", logging.ERROR, model_type=self.settings.model_type,
-                  version=self.state.version, reason=reason)  # fmt: skip
+                  version=self.state.version, reason=reason, definitive=definitive)  # fmt: skip
 
     @property
     def ready(self) -> bool:
@@ -125,6 +138,12 @@ class DataPlane:
         }
         if not self.ready:
             body["reason"] = state.reason
+        if state.phase == "failed":
+            body["failure"] = {
+                "reason": state.reason,
+                "definitive": state.definitive,
+                "since": state.failed_at,
+            }
         return (200 if self.ready else 503), body
 
     def _model(self) -> TextClassifier:
@@ -161,8 +180,14 @@ class DataPlane:
 
     def _run_texts(self, texts: Sequence[str]) -> list[Prediction]:
         rows = self._model().predict(texts).rows()
-        for label, count in Counter(label for label, _ in rows).items():
+        counts: Counter[str] = Counter()
+        top_scores: dict[str, float] = {}
+        for label, scores in rows:  # the predicted label is the top score's
+            counts[label] += 1
+            top_scores[label] = top_scores.get(label, 0.0) + scores[label]
+        for label, count in counts.items():
             self.metrics.predictions.labels(label).inc(count)
+            self.metrics.top_score.labels(label).inc(top_scores[label])
         return rows
 
     async def predict(self, texts: list[str]) -> list[Prediction]:

@@ -69,9 +69,19 @@ class InjectedFault(ServerError):
 
 
 class VerificationError(ServerError):
-    """The model failed a check before or after loading; the server stays up and unhealthy."""
+    """The model failed a check before or after loading; the server stays up and unhealthy.
+
+    `definitive`: the artifact itself was rejected (digest, signature, metadata, graph, golden answer), so
+    no restart or retry of this version can succeed; the health JSON says so and the operator rolls back
+    at once instead of waiting for the readiness deadline. Missing directories or packages are not
+    definitive (storage may still appear), nor is anything unexpected.
+    """
 
     status = 503
+
+    def __init__(self, message: str, *, definitive: bool = False) -> None:
+        super().__init__(message)
+        self.definitive = definitive
 
 
 def error_response(error: ServerError) -> Response:

@@ -1,7 +1,9 @@
 """Prometheus metrics of one server process, in their own registry (so tests can build many apps).
 
-The names are a contract: the operator's rollback analysis parses `modelops_requests_total` and
-`modelops_request_duration_seconds` from `/metrics`. The data plane and the routes record into these.
+The names are a contract: the operator's rollback analysis parses `modelops_requests_total`,
+`modelops_request_duration_seconds`, `modelops_predictions_total` (label distribution, `maxLabelShift`)
+and `modelops_prediction_top_score_total` (mean top score, `maxScoreDelta`) from `/metrics`. The data
+plane and the routes record into these.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ class ServerMetrics:
         self.predictions = Counter(
             "modelops_predictions_total", "Predicted labels (prediction distribution)", ["label"],
             registry=registry,
+        )  # fmt: skip
+        self.top_score = Counter(
+            "modelops_prediction_top_score",
+            "Sum of each prediction's top score by predicted label (/ modelops_predictions_total = mean)",
+            ["label"], registry=registry,
         )  # fmt: skip
         self.model_load_seconds = Gauge(
             "modelops_model_load_seconds", "Seconds spent verifying and loading the model", registry=registry

@@ -164,7 +164,21 @@ class LoadedModel:
 
 
 def load_verified_model(settings: ServerSettings, location: ModelLocation) -> LoadedModel:
-    """Verify, load, warm up and golden-check the located model; raise VerificationError with the reason."""
+    """Verify, load, warm up and golden-check the located model; raise VerificationError with the reason.
+
+    Every VerificationError from here is definitive: the files were found and rejected, so this version
+    can never pass (a crash of ONNX Runtime or an I/O error is not a VerificationError and stays
+    transient).
+    """
+    try:
+        return _load_verified_model(settings, location)
+    except VerificationError as error:
+        if error.definitive:
+            raise
+        raise VerificationError(str(error), definitive=True) from error
+
+
+def _load_verified_model(settings: ServerSettings, location: ModelLocation) -> LoadedModel:
     started = time.perf_counter()
     with private_copy(location.directory, settings.work_dir) as directory:  # verified = loaded bytes
         digest = verify_files(directory, settings)

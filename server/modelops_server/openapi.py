@@ -25,6 +25,19 @@ HEALTH = {
         "loadable": {"type": "boolean", "description": "verified, loaded and golden check passed"},
         "metadata": {"type": "object", "properties": {"version": {"type": "string"}, "deployed_at": {}}},
         "reason": {"type": "string", "description": "why the model is unhealthy (only when unhealthy)"},
+        "failure": {
+            "type": "object",
+            "description": "only once loading failed (absent while the model is still loading)",
+            "properties": {
+                "reason": {"type": "string"},
+                "definitive": {
+                    "type": "boolean",
+                    "description": "the artifact was rejected (digest, signature, metadata, graph, golden): "
+                    "no restart can make this version healthy",
+                },
+                "since": {"type": "string", "format": "date-time"},
+            },
+        },
     },
 }
 TEXT_ITEM = {"type": "string", "minLength": 1, "pattern": "\\S", "description": "not blank"}

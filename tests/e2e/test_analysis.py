@@ -11,6 +11,11 @@ crossing → spec reverted, and analysis window start → spec reverted).
 The second test checks `maxRegression` alone (no absolute latency threshold): v1.1.0 answers with
 `MODELOPS_SERVER_FAULT_LATENCY_MS` added, and is rolled back because its p99 exceeds 1.5 times the p99
 the stable pods served during the rollout (the baseline, measured before they terminate).
+
+The third checks `maxLabelShift` alone: v1.1.0 is a biased classifier that answers `risk` to every text,
+with perfect HTTP figures (all 200, fast). The stable v1.0.0 answers `safe` to the load's text, so the
+Jensen-Shannon divergence of the two label distributions is ~1 and the version is rolled back: the case
+no HTTP-only analysis catches.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from support.e2e import (
     running_operator,
     service_url,
 )
+from support.models import build_onnx_model, make_model_dir
 
 MODEL = "safety_classifier"
 NAME = "safety-classifier-production"
@@ -66,6 +72,14 @@ SLOW = [
     {"name": "MODELOPS_SERVER_FAULT_LATENCY_MS", "value": str(LATENCY_FAULT_MS)},
     {"name": "MODELOPS_SERVER_FAULT_VERSIONS", "value": FAILING},
 ]
+LABEL_SHIFT_ANALYSIS = {
+    "windowSeconds": 15,
+    "intervalSeconds": 1,
+    "maxErrorRate": MAX_ERROR_RATE,
+    "maxLabelShift": 0.3,
+    "minRequests": 10,
+    "inconclusive": "Hold",
+}
 PREDICT = f"/api/v1/ml-models/{MODEL}/predict"
 PROMOTE_TIMEOUT_S = 240
 ROLLBACK_TIMEOUT_S = 180
@@ -77,6 +91,7 @@ class Answer:
     at: float
     status: int  # 0: no HTTP answer (e.g. connection refused before kube-proxy programmed the Service)
     version: str | None
+    label: str | None = None
 
 
 class LoadGenerator:
@@ -119,8 +134,8 @@ class LoadGenerator:
             response = client.post(self.url, json={"text": "hello, how are you today?"})
         except httpx.HTTPError:
             return Answer(time.monotonic(), 0, None)
-        version = response.json().get("version") if response.status_code == 200 else None
-        return Answer(time.monotonic(), response.status_code, version)
+        body = response.json() if response.status_code == 200 else {}
+        return Answer(time.monotonic(), response.status_code, body.get("version"), body.get("label"))
 
 
 def threshold_crossed_at(answers: list[Answer]) -> float | None:
@@ -215,6 +230,15 @@ def scene(
 
 
 @pytest.fixture
+def biased_scene(
+    cluster: Any, namespace: str, load_image: Callable[[str], str], tmp_path: Path, crds_installed: None
+) -> Iterator[Scene]:
+    yield from make_scene(
+        cluster, namespace, load_image, tmp_path, faults=[], analysis=LABEL_SHIFT_ANALYSIS, biased=FAILING
+    )
+
+
+@pytest.fixture
 def slow_scene(
     cluster: Any, namespace: str, load_image: Callable[[str], str], tmp_path: Path, crds_installed: None
 ) -> Iterator[Scene]:
@@ -229,11 +253,14 @@ def make_scene(
     *,
     faults: list[dict[str, str]],
     analysis: dict[str, Any],
+    biased: str | None = None,
 ) -> Iterator[Scene]:
     kubectl: Kubectl = cluster.client
     load_image("server")
     root = model_root(namespace)
     dirs = model_versions(root, MODEL, VERSIONS)
+    if biased is not None:  # the same layout, but a classifier that answers `risk` to every text
+        dirs[biased] = make_model_dir(root, MODEL, biased, model_bytes=build_onnx_model(2, favour=1))
     readable_by_all(root)
     kubectl.apply(
         *(model_version_object(namespace, MODEL, v, d) for v, d in dirs.items()), namespace=namespace
@@ -305,4 +332,33 @@ def test_latency_regression_against_the_stable_baseline_rolls_back(slow_scene: S
         f"\n{FAILING} (+{LATENCY_FAULT_MS} ms): baseline {baseline}, candidate {candidate}; "
         f"first slow answer -> spec reverted {reverted_at - slow[0].at:.2f}s; "
         f"window start -> failing sample {seconds_between(analysis['startedAt'], analysis['updatedAt']):.2f}s"
+    )
+
+
+def test_a_label_shift_with_healthy_http_figures_is_rolled_back(biased_scene: Scene) -> None:
+    scene = biased_scene
+    url = service_url(scene.kubectl, scene.namespace, NAME) + PREDICT
+    with LoadGenerator(url, workers=2) as load:  # running before the rollout: the stable pods serve it
+        scene.wait("v1.0.0 passes its analysis", PROMOTE_TIMEOUT_S, stable_is("v1.0.0"))
+
+        scene.set_version(FAILING)
+        reverted = scene.wait(f"{FAILING} rolled back by the analysis", ROLLBACK_TIMEOUT_S, rolled_back)
+        reverted_at = time.monotonic()
+        answers = load.answers()
+
+    failure = next(f for f in reverted["status"]["failedVersions"] if f["version"] == FAILING)
+    assert failure["cause"] == "AnalysisFailed", failure
+    assert "exceeds maxLabelShift 0.3" in failure["reason"], failure
+    baseline, candidate = failure["figures"]["baseline"], failure["figures"]["candidate"]
+    assert set(candidate["predictions"]) == {"risk"} and candidate["errors"] == 0, failure
+    assert baseline["predictions"].get("safe", 0) >= LABEL_SHIFT_ANALYSIS["minRequests"], failure
+    shifted = [a for a in answers if a.version == FAILING]
+    assert shifted and all(a.status == 200 and a.label == "risk" for a in shifted), shifted[:5]
+    assert not [a for a in answers if a.status >= 500], "healthy HTTP figures: no 5xx at all"
+    analysis = reverted["status"]["analysis"]
+    print(
+        f"\n{FAILING} (always `risk`, {len(shifted)} answers, all 200): baseline {baseline['predictions']}, "
+        f"candidate {candidate['predictions']}; first `risk` answer -> spec reverted "
+        f"{reverted_at - shifted[0].at:.2f}s; window start -> failing sample "
+        f"{seconds_between(analysis['startedAt'], analysis['updatedAt']):.2f}s"
     )

@@ -83,9 +83,19 @@ INVALID_MODEL_DEPLOYMENTS = [
         "spec.rollback.analysis.maxErrorRate",
     ),
     (
-        "inconclusive-rollback",
-        _spec("rollback.analysis", {"inconclusive": "Rollback"}),
+        "inconclusive-abort",
+        _spec("rollback.analysis", {"inconclusive": "Abort"}),
         "spec.rollback.analysis.inconclusive",
+    ),
+    (
+        "label-shift-above-one",
+        _spec("rollback.analysis", {"maxLabelShift": 1.5}),
+        "spec.rollback.analysis.maxLabelShift",
+    ),
+    (
+        "score-delta-negative",
+        _spec("rollback.analysis", {"maxScoreDelta": -0.1}),
+        "spec.rollback.analysis.maxScoreDelta",
     ),
     (
         "regression-below-one",
@@ -161,6 +171,14 @@ def test_valid_objects_are_accepted_and_defaulted(kube: Kube, namespace: str) ->
         "minRequests": 20,
         "inconclusive": "Promote",
     }
+    model_aware = _clean(model_deployment("v1.0.0", environment="shadow", namespace=namespace))
+    model_aware["spec"]["rollback"]["analysis"] = {
+        "maxLabelShift": 0.2,
+        "maxScoreDelta": 0.1,
+        "inconclusive": "Rollback",
+    }
+    kept = create(kube, model_aware)["spec"]["rollback"]["analysis"]
+    assert (kept["maxLabelShift"], kept["maxScoreDelta"], kept["inconclusive"]) == (0.2, 0.1, "Rollback")
 
 
 def test_s3_artifacts_and_storage_are_accepted(kube: Kube, namespace: str) -> None:
@@ -255,3 +273,20 @@ def test_kubectl_explain_documents_fields(apiserver: Any, crds: list[str], field
         text = Poller(30, what=f"kubectl explain {field}").until(explain)
     assert "DESCRIPTION:" in text or "FIELD:" in text
     assert "<empty>" not in text.split("FIELDS:")[0]
+
+
+def test_fail_fast_failure_keeps_its_report_time(kube: Kube, namespace: str) -> None:
+    """status.failedVersions[].reportedAt (fail-fast) is in the schema: the apiserver does not prune it."""
+    created = create(kube, _clean(model_deployment("v1.2.0", namespace=namespace)))
+    path = custom_path(namespace, "modeldeployments", created["metadata"]["name"])
+    failed = {
+        "version": "v1.2.0",
+        "cause": "VerificationFailed",
+        "reason": "sha256 mismatch for model.onnx: expected aa, got bb",
+        "time": "2026-01-01T12:00:03Z",
+        "reportedAt": "2026-01-01T12:00:02.345Z",
+    }
+    kube.write_status(path, {"failedVersions": [failed]})
+    stored = kube.get(path)
+    assert stored is not None
+    assert stored["status"]["failedVersions"] == [failed]

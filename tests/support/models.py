@@ -51,7 +51,7 @@ def write_tokenizer(model_dir: Path) -> Path:
     return path
 
 
-def _weights(num_labels: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _weights(num_labels: int, seed: int, favour: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     embedding = rng.normal(0.0, 0.3, size=(len(VOCAB), EMBED_DIM)).astype(np.float32)
     embedding[VOCAB.index(RISK_WORDS[0]) :, 0] += 4.0  # risk words push the last label up
@@ -60,15 +60,21 @@ def _weights(num_labels: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.nda
     weight[0, -1] = 1.5
     bias = rng.normal(0.0, 0.1, size=(num_labels,)).astype(np.float32)
     bias[0] += 1.0  # neutral text clearly favours the first label, so the golden label is stable
+    if favour is not None:
+        bias[favour] += 50.0  # a broken classifier: this label wins for every text
     return embedding, weight, bias
 
 
-def build_onnx_model(num_labels: int, seed: int = 0) -> bytes:
-    """Serialized ONNX: input_ids, attention_mask [batch, seq] int64 -> logits [batch, num_labels]."""
+def build_onnx_model(num_labels: int, seed: int = 0, favour: int | None = None) -> bytes:
+    """Serialized ONNX: input_ids, attention_mask [batch, seq] int64 -> logits [batch, num_labels].
+
+    `favour`: the index of a label that wins for every text (a biased model whose HTTP figures are
+    perfectly healthy, for the label-shift analysis).
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    embedding, weight, bias = _weights(num_labels, seed)
+    embedding, weight, bias = _weights(num_labels, seed, favour)
     nodes = [
         helper.make_node("Gather", ["embedding", "input_ids"], ["embedded"]),
         helper.make_node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT),

@@ -1,9 +1,10 @@
 """Recorded server metrics for the analysis tests: real prometheus_client registries, no hand-written text.
 
-`RecordedPod` plays one inference-server process: it observes requests into a `CollectorRegistry` with
-the server's metric names and labels, and renders them with `generate_latest`, exactly the text a pod's
-/metrics answers. `restart()` replaces the registry (counters back to zero, new start time), as a
-container restart does. Used by `tests/unit/operator/analysis/`.
+`RecordedPod` plays one inference-server process: it observes requests (and predicted labels with their
+top scores) into a `CollectorRegistry` with the server's metric names and labels, and renders them with
+`generate_latest`, exactly the text a pod's /metrics answers. `restart()` replaces the registry
+(counters back to zero, new start time), as a container restart does. Used by
+`tests/unit/operator/analysis/`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ class RecordedPod:
             buckets=self.buckets,
             registry=self.registry,
         )
+        self.predictions = Counter(
+            "modelops_predictions", "Predicted labels", ["label"], registry=self.registry
+        )
+        self.top_score = Counter(
+            "modelops_prediction_top_score", "Sum of top scores by label", ["label"], registry=self.registry
+        )
         if self.start_time is not None:
             start = Gauge("process_start_time_seconds", "Process start", registry=self.registry)
             start.set(self.start_time)
@@ -45,6 +52,11 @@ class RecordedPod:
         for _ in range(count):
             self.requests.labels(endpoint=endpoint, code=code).inc()
             self.duration.labels(endpoint=endpoint).observe(seconds)
+
+    def predict(self, label: str, count: int = 1, score: float = 0.9) -> None:
+        """Record `count` predictions of `label`, each with top score `score` (what /predict counts)."""
+        self.predictions.labels(label=label).inc(count)
+        self.top_score.labels(label=label).inc(score * count)
 
     def restart(self, start_time: float | None = None) -> None:
         """A container restart: every counter starts again from zero."""

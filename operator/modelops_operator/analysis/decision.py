@@ -3,10 +3,12 @@
 `decide` is the whole verdict rule of issue 8, pure so it can be tested on recorded samples:
 
 - Failed as soon as the candidate has served at least `minRequests` and breaks a threshold
-  (`maxErrorRate`, `maxLatencyP99Ms`, or p99 above `maxRegression` times the stable version's p99);
+  (`maxErrorRate`, `maxLatencyP99Ms`, p99 above `maxRegression` times the stable version's p99, or
+  the model-aware `maxLabelShift` / `maxScoreDelta` against the stable version, see `model_aware`);
 - Running until `windowSeconds` have passed since the window started;
-- then Inconclusive when fewer than `minRequests` were served (the `inconclusive` policy, Promote or
-  Hold, decides what the operator does; it never rolls back for lack of traffic), else Passed.
+- then Inconclusive when fewer than `minRequests` were served, or a threshold set against the stable
+  version could not be judged (too little baseline): never a silent pass. The `inconclusive` policy
+  (Promote, Hold or Rollback) decides what the operator does; else Passed.
 
 Error rate is 5xx answers over requests. Called by `step.run_step`; `Thresholds` also parses
 `spec.rollback.analysis` and renders it back for `status.analysis.thresholds`.
@@ -15,12 +17,13 @@ Error rate is 5xx answers over requests. Called by `step.run_step`; `Thresholds`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from . import model_aware
 from .quantile import histogram_quantile
-from .samples import ERRORS, REQUESTS, PodCounters, bucket_bound
+from .samples import ERRORS, REQUESTS, TOP_SCORE, PodCounters, bucket_bound, label_of
 
 DEFAULT_WINDOW_SECONDS = 60
 DEFAULT_INTERVAL_SECONDS = 10
@@ -36,8 +39,9 @@ class Action(StrEnum):
     HOLD = "Hold"  # keep serving, not stable
 
 
-DEFAULT_INCONCLUSIVE = Action.PROMOTE.value  # the CRD's default too
-INCONCLUSIVE_POLICIES = (Action.PROMOTE.value, Action.HOLD.value)
+ROLLBACK_POLICY = "Rollback"  # `inconclusive: Rollback`: an unjudged candidate fails like a breach
+DEFAULT_INCONCLUSIVE = Action.PROMOTE.value  # the CRD's default too (compatible with before Rollback)
+INCONCLUSIVE_POLICIES = (Action.PROMOTE.value, Action.HOLD.value, ROLLBACK_POLICY)
 
 
 class Phase(StrEnum):
@@ -62,6 +66,8 @@ class Thresholds:
     max_error_rate: float | None = None
     max_latency_p99_ms: float | None = None
     max_regression: float | None = None
+    max_label_shift: float | None = None
+    max_score_delta: float | None = None
     min_requests: int = DEFAULT_MIN_REQUESTS
     inconclusive: str = DEFAULT_INCONCLUSIVE
     prometheus_url: str | None = None
@@ -72,7 +78,7 @@ class Thresholds:
         inconclusive = str(spec.get("inconclusive", DEFAULT_INCONCLUSIVE))
         if inconclusive not in INCONCLUSIVE_POLICIES:
             raise ValueError(
-                f"spec.rollback.analysis.inconclusive must be Promote or Hold, not {inconclusive!r}"
+                f"spec.rollback.analysis.inconclusive must be Promote, Hold or Rollback, not {inconclusive!r}"
             )
         return cls(
             window_seconds=_positive_int(spec, "windowSeconds", DEFAULT_WINDOW_SECONDS),
@@ -80,6 +86,8 @@ class Thresholds:
             max_error_rate=_optional_float(spec, "maxErrorRate"),
             max_latency_p99_ms=_optional_float(spec, "maxLatencyP99Ms"),
             max_regression=_optional_float(spec, "maxRegression"),
+            max_label_shift=_optional_float(spec, "maxLabelShift"),
+            max_score_delta=_optional_float(spec, "maxScoreDelta"),
             min_requests=int(spec.get("minRequests", DEFAULT_MIN_REQUESTS)),
             inconclusive=inconclusive,
             prometheus_url=spec.get("prometheusURL") or None,
@@ -93,6 +101,8 @@ class Thresholds:
             "maxErrorRate": self.max_error_rate,
             "maxLatencyP99Ms": self.max_latency_p99_ms,
             "maxRegression": self.max_regression,
+            "maxLabelShift": self.max_label_shift,
+            "maxScoreDelta": self.max_score_delta,
             "minRequests": self.min_requests,
             "inconclusive": self.inconclusive,
             "prometheusURL": self.prometheus_url,
@@ -107,11 +117,23 @@ class Figures:
     requests: int = 0
     errors: int = 0
     p99_ms: float | None = None
+    predictions: Mapping[str, int] = field(default_factory=dict)  # predicted texts by label
+    top_score_sum: float = 0.0  # the sum of those predictions' top scores
 
     @property
     def error_rate(self) -> float | None:
         """5xx answers over requests; None before any request."""
         return self.errors / self.requests if self.requests else None
+
+    @property
+    def predicted(self) -> int:
+        """Texts predicted (a request may carry several)."""
+        return sum(self.predictions.values())
+
+    @property
+    def mean_top_score(self) -> float | None:
+        """Mean confidence of the predictions; None before any."""
+        return self.top_score_sum / self.predicted if self.predicted else None
 
     def to_json(self) -> dict[str, Any]:
         """camelCase JSON for `status.analysis.candidate` / `.baseline` (unknown figures left out)."""
@@ -120,6 +142,8 @@ class Figures:
             "errors": self.errors,
             "errorRate": _rounded(self.error_rate, 4),
             "p99Ms": _rounded(self.p99_ms, 1),
+            "predictions": dict(sorted(self.predictions.items())) or None,
+            "meanTopScore": _rounded(self.mean_top_score, 4),
         }
         return {key: value for key, value in rendered.items() if value is not None}
 
@@ -128,8 +152,14 @@ class Figures:
         """Inverse of `to_json` (errorRate is derived, so it is not read back)."""
         data = data or {}
         p99 = data.get("p99Ms")
+        predictions = {str(k): int(v) for k, v in dict(data.get("predictions") or {}).items()}
+        mean = data.get("meanTopScore")
         return cls(
-            int(data.get("requests", 0)), int(data.get("errors", 0)), None if p99 is None else float(p99)
+            int(data.get("requests", 0)),
+            int(data.get("errors", 0)),
+            None if p99 is None else float(p99),
+            predictions,
+            0.0 if mean is None else float(mean) * sum(predictions.values()),
         )
 
     def describe(self) -> str:
@@ -151,10 +181,15 @@ def figures_from_totals(totals: PodCounters) -> Figures:
     """Requests, errors and p99 from the counters' increases summed over a version's pods."""
     buckets = {bound: count for key, count in totals.items() if (bound := bucket_bound(key)) is not None}
     p99_seconds = histogram_quantile(0.99, buckets)
+    predictions = {
+        label: round(count) for key, count in totals.items() if (label := label_of(key)) is not None
+    }
     return Figures(
         requests=round(totals.get(REQUESTS, 0.0)),
         errors=round(totals.get(ERRORS, 0.0)),
         p99_ms=None if p99_seconds is None else round(p99_seconds * 1000.0, 1),
+        predictions={label: count for label, count in predictions.items() if count > 0},
+        top_score_sum=totals.get(TOP_SCORE, 0.0),
     )
 
 
@@ -183,6 +218,8 @@ def decide(
         return Verdict(Phase.INCONCLUSIVE, _inconclusive_message(thresholds, candidate))
     if baseline_expected and thresholds.max_regression is not None and not _usable(thresholds, baseline):
         return Verdict(Phase.INCONCLUSIVE, _no_baseline_message(thresholds, baseline))
+    if baseline_expected and (unjudged := model_aware.unjudged(thresholds, candidate, baseline)):
+        return Verdict(Phase.INCONCLUSIVE, unjudged)
     return Verdict(Phase.PASSED, f"{candidate.describe()} in {_window(thresholds)}: within thresholds")
 
 
@@ -190,7 +227,7 @@ def threshold_breaches(thresholds: Thresholds, candidate: Figures, baseline: Fig
     """One sentence per threshold the candidate breaks (empty when it breaks none)."""
     breaches = [_error_rate_breach(thresholds, candidate), _latency_breach(thresholds, candidate)]
     breaches.append(_regression_breach(thresholds, candidate, baseline))
-    return [breach for breach in breaches if breach]
+    return [breach for breach in breaches if breach] + model_aware.breaches(thresholds, candidate, baseline)
 
 
 def _error_rate_breach(thresholds: Thresholds, candidate: Figures) -> str | None:
@@ -247,8 +284,10 @@ def _no_baseline_message(thresholds: Thresholds, baseline: Figures | None) -> st
 
 
 def _inconclusive_message(thresholds: Thresholds, candidate: Figures) -> str:
-    promote = thresholds.inconclusive == Action.PROMOTE
-    action = "promoting anyway" if promote else "holding: not marked stable"
+    action = {
+        Action.PROMOTE.value: "promoting anyway",
+        ROLLBACK_POLICY: "rolling back",
+    }.get(thresholds.inconclusive, "holding: not marked stable")
     return (
         f"only {candidate.requests} requests in {_window(thresholds)}, fewer than minRequests "
         f"{thresholds.min_requests}; inconclusive policy {thresholds.inconclusive}: {action}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .decision import FINAL_PHASES, Action, Figures, Phase, Thresholds
+from .decision import FINAL_PHASES, ROLLBACK_POLICY, Action, Figures, Phase, Thresholds
 from .window import WindowState
 
 
@@ -75,8 +75,12 @@ class AnalysisProgress:
 
     @property
     def should_rollback(self) -> bool:
-        """The candidate broke a threshold: take the same rollback path as failed probes."""
-        return self.phase is Phase.FAILED
+        """The candidate broke a threshold (or could not be judged under `inconclusive: Rollback`):
+        take the same rollback path as failed probes."""
+        rollback_inconclusive = (
+            self.phase is Phase.INCONCLUSIVE and self.thresholds.inconclusive == ROLLBACK_POLICY
+        )
+        return self.phase is Phase.FAILED or rollback_inconclusive
 
     @property
     def should_promote(self) -> bool:
@@ -89,7 +93,7 @@ class AnalysisProgress:
     @property
     def should_hold(self) -> bool:
         """Too little traffic and policy Hold: keep serving the candidate, do not mark it stable."""
-        return self.phase is Phase.INCONCLUSIVE and not self.should_promote
+        return self.phase is Phase.INCONCLUSIVE and not self.should_promote and not self.should_rollback
 
     @property
     def action(self) -> Action:

@@ -5,7 +5,9 @@ The analysis (issue 8) judges a model version on its error rate and p99 latency.
 this module keeps only the prediction endpoints and sums them per pod into a flat `PodCounters` mapping:
 `requests` (answers other than 4xx), `errors` (5xx answers), one `le:<bound>` entry per cumulative
 latency bucket and, when the process exposes it, `start` (process start time, used to spot restarts).
-Flat string keys keep the window state JSON-serialisable for `status.analysis.state`.
+For the model-aware thresholds it also keeps `label:<name>` (predictions per label, from
+`modelops_predictions_total`) and `topScore` (the sum of their top scores). Flat string keys keep the
+window state JSON-serialisable for `status.analysis.state`.
 
 Callers: `scrape.py` (pod /metrics text and Prometheus query answers), `window.py` (keys), `quantile.py`.
 """
@@ -21,12 +23,16 @@ from prometheus_client.parser import text_string_to_metric_families
 REQUESTS_METRIC = "modelops_requests_total"
 BUCKET_METRIC = "modelops_request_duration_seconds_bucket"
 START_METRIC = "process_start_time_seconds"
+PREDICTIONS_METRIC = "modelops_predictions_total"
+TOP_SCORE_METRIC = "modelops_prediction_top_score_total"
 ANALYSED_ENDPOINTS = frozenset({"predict", "infer"})
 
 REQUESTS = "requests"
 ERRORS = "errors"
 START = "start"
 BUCKET_PREFIX = "le:"
+LABEL_PREFIX = "label:"
+TOP_SCORE = "topScore"
 
 PodCounters = dict[str, float]
 """One pod's counters at one scrape: `requests`, `errors`, `le:<bound>`..., optional `start`."""
@@ -66,6 +72,16 @@ def bucket_bound(key: str) -> float | None:
     return float(key.removeprefix(BUCKET_PREFIX))
 
 
+def label_key(label: str) -> str:
+    """The `PodCounters` key of the predictions of `label`."""
+    return LABEL_PREFIX + label
+
+
+def label_of(key: str) -> str | None:
+    """The label of a predictions key, or None when the key is not one."""
+    return key.removeprefix(LABEL_PREFIX) if key.startswith(LABEL_PREFIX) else None
+
+
 def is_client_error(code: str) -> bool:
     """True for HTTP 4xx status codes: they do not count toward `minRequests` or the error rate."""
     return code.startswith("4")
@@ -100,6 +116,10 @@ def counters_from_samples(samples: Iterable[RawSample]) -> PodCounters:
 def _add_sample(counters: PodCounters, sample: RawSample) -> None:
     if sample.name == START_METRIC:
         counters[START] = sample.value
+        return
+    if sample.name in (PREDICTIONS_METRIC, TOP_SCORE_METRIC) and "label" in sample.labels:
+        key = label_key(sample.labels["label"]) if sample.name == PREDICTIONS_METRIC else TOP_SCORE
+        counters[key] = counters.get(key, 0.0) + sample.value
         return
     if sample.labels.get("endpoint") not in ANALYSED_ENDPOINTS:
         return

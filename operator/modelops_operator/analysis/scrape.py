@@ -26,8 +26,10 @@ from modelops_operator.metrics_auth import MetricsToken
 
 from .samples import (
     BUCKET_METRIC,
+    PREDICTIONS_METRIC,
     REQUESTS_METRIC,
     START_METRIC,
+    TOP_SCORE_METRIC,
     MetricsParseError,
     PodCounters,
     RawSample,
@@ -120,7 +122,7 @@ def scrape_prometheus(targets: Targets, query: PrometheusQuery) -> Snapshot:
 
 def prometheus_selector(namespace: str, pods: Iterable[str]) -> str:
     """PromQL selecting the analysed series of these pods."""
-    names = "|".join([REQUESTS_METRIC, BUCKET_METRIC, START_METRIC])
+    names = "|".join([REQUESTS_METRIC, BUCKET_METRIC, START_METRIC, PREDICTIONS_METRIC, TOP_SCORE_METRIC])
     pod_pattern = "|".join(sorted(pods))
     return f'{{__name__=~"{names}",namespace="{namespace}",pod=~"{pod_pattern}"}}'
 

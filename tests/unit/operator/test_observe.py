@@ -94,3 +94,55 @@ def test_object_paths() -> None:
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n"}}
     assert object_path(dep) == "/apis/apps/v1/namespaces/n/deployments/d"
     assert object_path(svc) == "/api/v1/namespaces/n/services/s"
+
+
+class _HealthAnswer:
+    """Stands in for the apiserver pod proxy: the server's seed health answer (or the proxy's error)."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        self.answer = (status, body)
+
+    def pod_proxy_get(self, *_: Any) -> tuple[int, Any]:
+        return self.answer
+
+
+def _running_unready(kube: Any, *, deleting: bool = False) -> Any:
+    pod = _pod(False, {"state": {"running": {}}})
+    if deleting:
+        pod["metadata"]["deletionTimestamp"] = "2026-01-01T12:00:00Z"
+    return pod_state(kube, pod, "m", Settings())
+
+
+SEED = {"model_type": "m", "version": "v1.1.0", "status": "unhealthy", "available": True, "loadable": False}
+
+
+def test_definitive_failure_is_read_from_the_health_json() -> None:
+    reason = "sha256 mismatch for model.onnx: expected aa, got bb"
+    failure = {"reason": reason, "definitive": True, "since": "2026-01-01T12:00:01.250Z"}
+    state = _running_unready(_HealthAnswer(503, {**SEED, "reason": reason, "failure": failure}))
+    assert (state.health_reason, state.definitive, state.loading) == (reason, True, False)
+    assert state.failed_since == "2026-01-01T12:00:01.250Z"
+    assert _running_unready(_HealthAnswer(503, {**SEED, "failure": failure}), deleting=True).terminating
+
+
+def test_transient_failure_and_loading_are_not_definitive() -> None:
+    reason = "model version directory /models/m/v1.1.0 does not exist"
+    failure = {"reason": reason, "definitive": False, "since": "2026-01-01T12:00:01.250Z"}
+    state = _running_unready(_HealthAnswer(503, {**SEED, "reason": reason, "failure": failure}))
+    assert (state.health_reason, state.definitive, state.loading) == (reason, False, False)
+    state = _running_unready(_HealthAnswer(503, {**SEED, "reason": "model is loading"}))
+    assert (state.health_reason, state.definitive, state.loading) == ("model is loading", False, True)
+
+
+def test_a_server_without_failure_field_is_not_loading_once_it_failed() -> None:
+    """An older server image says why in `reason` only: never definitive, and not polled as loading."""
+    state = _running_unready(_HealthAnswer(503, {**SEED, "reason": "golden check failed: x"}))
+    assert (state.health_reason, state.definitive, state.loading) == ("golden check failed: x", False, False)
+
+
+def test_the_apiservers_own_error_is_not_the_servers_reason() -> None:
+    refused = "error trying to reach service: dial tcp 10.0.0.5:8080: connect: connection refused"
+    status = {"kind": "Status", "status": "Failure", "reason": "ServiceUnavailable", "code": 503,
+              "message": refused}  # fmt: skip
+    state = _running_unready(_HealthAnswer(503, status))
+    assert (state.health_reason, state.definitive, state.loading) == (None, False, False)

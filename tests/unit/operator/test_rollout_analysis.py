@@ -191,3 +191,53 @@ def test_a_running_analysis_is_looked_at_again_at_its_sampling_interval() -> Non
     plan = step(md, pods, 4, deployment(CANDIDATE, complete=True))
     assert md["status"]["analysis"]["phase"] == "Running"
     assert plan.requeue_after == ANALYSIS["intervalSeconds"]
+
+
+def test_a_label_shift_rolls_back_through_the_reconcile() -> None:
+    """Every answer a fast 200, but the candidate always predicts `risk`: maxLabelShift catches it."""
+    pods = Pods()
+    md = roll_out(pods)
+    md["spec"]["rollback"] = {**ROLLBACK, "analysis": {**ANALYSIS, "maxLabelShift": 0.2}}
+    pods.stable["md-old"].predict("safe", 25)
+    pods.stable["md-old"].predict("risk", 5)
+    step(md, pods, 3, deployment(CANDIDATE, complete=False))  # the baseline's labels, before it goes
+    del pods.stable["md-old"]
+    step(md, pods, 4, deployment(CANDIDATE, complete=True))
+    pods.candidate["md-new"].serve(20, seconds=0.02)
+    pods.candidate["md-new"].predict("risk", 20, score=0.99)
+
+    plan = step(md, pods, 6, deployment(CANDIDATE, complete=True))
+
+    [failed] = plan.status["failedVersions"]
+    assert failed["cause"] == c.CAUSE_ANALYSIS_FAILED and "exceeds maxLabelShift 0.2" in failed["reason"]
+    assert failed["figures"]["baseline"]["predictions"] == {"risk": 5, "safe": 25}, failed
+    assert plan.spec_patch is not None and plan.spec_patch[-1]["value"] == STABLE
+
+
+def test_inconclusive_rollback_fails_the_version_and_a_retry_judges_it_afresh() -> None:
+    pods = Pods()
+    md = roll_out(pods)  # the stable pod served requests but predicted nothing: no label baseline
+    md["spec"]["rollback"] = {
+        **ROLLBACK,
+        "analysis": {**ANALYSIS, "maxLabelShift": 0.2, "inconclusive": "Rollback"},
+    }
+    del pods.stable["md-old"]
+    step(md, pods, 4, deployment(CANDIDATE, complete=True))
+    pods.candidate["md-new"].serve(20, seconds=0.02)
+    pods.candidate["md-new"].predict("safe", 20)
+
+    plan = step(md, pods, 40, deployment(CANDIDATE, complete=True))
+
+    assert md["status"]["analysis"]["phase"] == "Inconclusive"
+    [failed] = plan.status["failedVersions"]
+    assert "maxLabelShift could not be judged" in failed["reason"] and "policy Rollback" in failed["reason"]
+    assert plan.spec_patch is not None
+
+    md["metadata"]["annotations"] = {"modelops.io/retry": CANDIDATE}
+    md["metadata"]["generation"] = 3  # the revert applied (2), then the candidate applied again (3)
+    md["status"].pop("pendingRevert", None)
+    again = step(md, pods, 60, deployment(CANDIDATE, complete=True))
+    assert again.status["failedVersions"] == []
+    assert md["status"].get("analysis", {}).get("phase") in {"Pending", "Running"}, md["status"].get(
+        "analysis"
+    )

@@ -145,3 +145,28 @@ def _faults(rate: float, versions: tuple[str, ...]) -> object:
     from modelops_server.settings import FaultSettings
 
     return FaultSettings(error_rate=rate, versions=versions)
+
+
+async def test_metrics_give_the_label_distribution_and_mean_top_score(serve: ServeFn) -> None:
+    """What maxLabelShift and maxScoreDelta read: predictions by label and the sum of their top scores."""
+    texts = ["hello", "i want to hurt myself", "thanks for the help today", "danger weapon attack"]
+    async with serve() as client:
+        answer = (await client.post(SEED_PREDICT, json={"texts": texts})).json()
+        await client.post(SEED_PREDICT, json={"text": ""})  # 400: no prediction, nothing counted
+        text = (await client.get("/metrics")).text
+    expected_counts: dict[str, int] = {}
+    expected_sums: dict[str, float] = {}
+    for row in answer["predictions"]:
+        label = row["label"]
+        expected_counts[label] = expected_counts.get(label, 0) + 1
+        expected_sums[label] = expected_sums.get(label, 0.0) + max(row["scores"].values())
+    values = {
+        line.split()[0]: float(line.split()[1])
+        for line in text.splitlines()
+        if line.startswith(("modelops_predictions_total{", "modelops_prediction_top_score_total{"))
+    }
+    for label, count in expected_counts.items():
+        assert values[f'modelops_predictions_total{{label="{label}"}}'] == count, values
+        summed = values[f'modelops_prediction_top_score_total{{label="{label}"}}']
+        assert abs(summed - expected_sums[label]) < 1e-4, (label, summed, expected_sums)
+    assert sum(v for k, v in values.items() if k.startswith("modelops_predictions_total")) == len(texts)

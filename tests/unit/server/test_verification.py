@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from modelops.package.manifest import manifest_digest, sha256_file, write_manifest
 from modelops.package.signing import generate_keypair, sign_model_dir
 from support.models import corrupt_model, make_model_dir
-from support.serving import MODEL_TYPE, SEED_HEALTH, SEED_PREDICT, ServeFn
+from support.serving import MODEL_TYPE, SEED_HEALTH, SEED_PREDICT, ServeFn, settings_for
 
 SEED_FIELDS = {"model_type", "version", "status", "available", "loadable", "metadata"}
 
@@ -37,8 +38,10 @@ async def test_latest_follows_the_symlink(serve: ServeFn, models_dir: Path) -> N
     assert (body["status"], body["version"]) == ("healthy", "v1.1.0")
 
 
-async def assert_unhealthy(serve: ServeFn, reason: str, **overrides: object) -> dict[str, object]:
-    """Health 503 with exactly `reason`; predictions 503; liveness still 200."""
+async def assert_unhealthy(
+    serve: ServeFn, reason: str, *, definitive: bool = True, **overrides: object
+) -> dict[str, Any]:
+    """Health 503 with exactly `reason` and whether it is definitive; predictions 503; liveness 200."""
     async with serve(**overrides) as client:
         health = await client.get(SEED_HEALTH)
         predict = await client.post(SEED_PREDICT, json={"text": "hello"})
@@ -49,7 +52,9 @@ async def assert_unhealthy(serve: ServeFn, reason: str, **overrides: object) -> 
     assert body["status"] == "unhealthy"
     assert body["loadable"] is False
     assert body["reason"] == reason
-    assert set(body) == {*SEED_FIELDS, "reason"}
+    assert set(body) == {*SEED_FIELDS, "reason", "failure"}
+    assert (body["failure"]["reason"], body["failure"]["definitive"]) == (reason, definitive), body
+    assert body["failure"]["since"].endswith("Z")
     assert predict.status_code == 503 and reason in predict.json()["error"]
     assert live.status_code == 200 and ready.status_code == 503
     return body
@@ -91,6 +96,7 @@ async def test_wrong_signature(serve: ServeFn, models_dir: Path, tmp_path: Path)
         body = (await client.get(SEED_HEALTH)).json()
     assert body["status"] == "unhealthy"
     assert body["reason"].startswith("signature verification failed for model.sig: Key mismatch")
+    assert body["failure"]["definitive"] is True
 
 
 async def test_signed_model_with_its_key_is_healthy(serve: ServeFn, models_dir: Path, tmp_path: Path) -> None:
@@ -113,6 +119,7 @@ async def test_non_onnx_bytes(serve: ServeFn, models_dir: Path) -> None:
     async with serve() as client:
         body = (await client.get(SEED_HEALTH)).json()
     assert body["reason"].startswith("model.onnx is not a valid ONNX model: ")
+    assert body["failure"]["definitive"] is True
 
 
 async def test_golden_mismatch(serve: ServeFn, tmp_path: Path) -> None:
@@ -131,6 +138,7 @@ async def test_golden_score_outside_tolerance(serve: ServeFn, models_dir: Path) 
     async with serve() as client:
         body = (await client.get(SEED_HEALTH)).json()
     assert body["reason"].startswith("golden check failed: score for 'safe' is ")
+    assert body["failure"]["definitive"] is True
 
 
 async def test_missing_version_directory(serve: ServeFn, models_dir: Path) -> None:
@@ -138,6 +146,7 @@ async def test_missing_version_directory(serve: ServeFn, models_dir: Path) -> No
         serve,
         f"model version directory {models_dir / MODEL_TYPE / 'v9.9.9'} does not exist",
         version="v9.9.9",
+        definitive=False,  # storage may still appear: the operator waits for the readiness deadline
     )
     assert body["available"] is False
     assert body["metadata"] == {"version": "v9.9.9", "deployed_at": None}
@@ -166,3 +175,27 @@ async def test_metadata_naming_another_model(serve: ServeFn, models_dir: Path, f
     async with serve() as client:
         body = (await client.get(SEED_HEALTH)).json()
     assert body["reason"].startswith(f"metadata.json {field} is ")
+    assert body["failure"]["definitive"] is True
+
+
+async def test_an_unexpected_load_error_is_not_definitive(
+    serve: ServeFn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ONNX Runtime running out of memory is no verdict on the artifact: the operator must wait."""
+    from modelops_server.model import TextClassifier
+
+    def out_of_memory(*_: object, **__: object) -> None:
+        raise MemoryError("bad allocation")
+
+    monkeypatch.setattr(TextClassifier, "load", out_of_memory)
+    await assert_unhealthy(serve, "model load failed: MemoryError: bad allocation", definitive=False)
+
+
+async def test_no_failure_is_reported_while_loading(models_dir: Path) -> None:
+    """Before the load finished the health JSON has no `failure`: the operator keeps looking."""
+    from modelops_server.dataplane import DataPlane
+
+    plane = DataPlane(settings_for(models_dir))
+    status, body = plane.health()
+    assert (status, body["reason"]) == (503, "model is loading")
+    assert "failure" not in body

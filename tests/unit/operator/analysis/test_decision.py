@@ -112,7 +112,7 @@ def test_spec_is_parsed_and_rendered_back_with_the_same_names() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"inconclusive": "Rollback"}, "inconclusive must be Promote or Hold, not 'Rollback'"),
+        ({"inconclusive": "Abort"}, "inconclusive must be Promote, Hold or Rollback, not 'Abort'"),
         ({"windowSeconds": 0}, "windowSeconds must be positive, not 0"),
         ({"intervalSeconds": -1}, "intervalSeconds must be positive, not -1"),
     ],

@@ -121,5 +121,6 @@ def test_a_prometheus_error_is_reported() -> None:
 def test_prometheus_selector() -> None:
     assert prometheus_selector("ns", ["b", "a"]) == (
         '{__name__=~"modelops_requests_total|modelops_request_duration_seconds_bucket|'
-        'process_start_time_seconds",namespace="ns",pod=~"a|b"}'
+        'process_start_time_seconds|modelops_predictions_total|modelops_prediction_top_score_total"'
+        ',namespace="ns",pod=~"a|b"}'
     )
