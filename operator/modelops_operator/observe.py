@@ -196,9 +196,7 @@ def _last_line(failed: dict[str, Any]) -> str:
     return text[:400]
 
 
-def _health(
-    kube: Kube, meta: dict[str, Any], model: str, settings: Settings, token: MetricsToken
-) -> Health:
+def _health(kube: Kube, meta: dict[str, Any], model: str, settings: Settings, token: MetricsToken) -> Health:
     """The server's own explanation from its seed health check; empty when it cannot be asked.
 
     `failure.definitive` (the artifact was rejected) lets the reconcile roll back at once; a server
