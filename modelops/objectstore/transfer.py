@@ -99,7 +99,11 @@ def fetch_s3(
                 _download_all(client, where, objects, {objects[0].key: archive}, progress)
                 extract_limits = ExtractLimits(max_download_bytes=bounds.max_bytes)
                 extract_package(
-                    archive, dest, extract_limits, expected_digest=expected_digest, decryption_key=decryption_key
+                    archive,
+                    dest,
+                    extract_limits,
+                    expected_digest=expected_digest,
+                    decryption_key=decryption_key,
                 )
             elif decryption_key is not None:
                 raise ObjectStoreError(f"{uri} is a directory prefix; an encrypted model must be a package")

@@ -123,7 +123,7 @@ class DecryptingReader:
     def __init__(self, source: IO[bytes], key: bytes, expected_digest: str | None = None) -> None:
         self._source, self._aead = source, AESGCM(key)
         self._header = source.read(HEADER_BYTES)
-        magic, version, self._chunk, kid, self._prefix, digest = _parse_header(self._header)
+        _, _, self._chunk, kid, self._prefix, digest = _parse_header(self._header)
         if kid.hex() != key_id(key):
             raise EncryptionError(
                 f"wrong decryption key: the package was encrypted with key id {kid.hex()}, "
@@ -179,7 +179,9 @@ class DecryptingReader:
                 "the ciphertext was altered, reordered, truncated inside a chunk or appended to"
             )
         if final:
-            return f"encrypted package is truncated: it ends after chunk {self._index}, before its final chunk"
+            return (
+                f"encrypted package is truncated: it ends after chunk {self._index}, before its final chunk"
+            )
         return f"encrypted package has data appended after its final chunk {self._index}"
 
 

@@ -133,7 +133,7 @@ def run_server(settings: ServerSettings) -> None:
     "--cache-max-bytes", type=int, default=10 << 30, help="Evict least recently used entries above this."
 )
 @_option("--decryption-key-file", type=click.Path(path_type=Path), default=None,
-         help="Key file (base64, 32 bytes) of an encrypted package; the node cache is then not used.")  # fmt: skip
+         help="Key file (base64) of an encrypted package; the node cache is then not used.")  # fmt: skip
 def fetch(src: str, dest: Path, **options: Any) -> None:
     """Fetch SRC (package path, http(s) URL, or s3:// package or directory) safely into DEST."""
     import shutil
@@ -155,11 +155,10 @@ def fetch(src: str, dest: Path, **options: Any) -> None:
 def _fetch_verified(src: str, dest: Path, options: dict[str, Any]) -> None:
     """From the node cache when it holds the digest, else from SRC, verified against the pinned digest
     before anything reaches DEST (loader.fetch); then kept in the cache."""
+    from modelops.package.encryption import EncryptionError, load_key
     from modelops.package.errors import ManifestError
     from modelops_server.fetch_cache import DigestCache
     from modelops_server.loader import fetch as fetch_package
-
-    from modelops.package.encryption import EncryptionError, load_key
 
     digest, cache_dir = options["expected_digest"], options["cache_dir"]
     key_file = options.get("decryption_key_file")

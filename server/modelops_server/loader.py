@@ -76,9 +76,10 @@ def fetch(
 ) -> Path:
     """The init-container step: unpack a package, or download an s3:// package or directory, into `dest`.
 
-    An encrypted package needs `decryption_key` (and a key accepts only an encrypted package). With `expected_digest` nothing unverified reaches `dest`: a package's manifest is checked against it
-    before extraction and each file as it is unpacked; an s3:// directory is verified before it is moved
-    into `dest`.
+    An encrypted package needs `decryption_key` (and a key accepts only an encrypted package). With
+    `expected_digest` nothing unverified reaches `dest`: a package's manifest is checked against it
+    before extraction and each file as it is unpacked; an s3:// directory is verified before it is
+    moved into `dest`.
     """
     if is_s3_uri(src):
         from modelops.objectstore.transfer import FetchLimits, fetch_s3

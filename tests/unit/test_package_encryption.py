@@ -53,7 +53,8 @@ def _chunks(sealed: bytes) -> tuple[bytes, list[bytes]]:
 def test_round_trip_any_length(length: int) -> None:
     key, data = generate_key(), os.urandom(length)
     sealed = _seal(data, key)
-    assert sealed.startswith(b"MOPSENC\x00") and data not in sealed[HEADER_BYTES:] or not data
+    assert sealed.startswith(b"MOPSENC\x00")
+    assert not data or data not in sealed[HEADER_BYTES:]
     assert _open(sealed, key) == data
 
 
@@ -66,7 +67,7 @@ def test_small_reads_return_the_same_bytes() -> None:
 
 def test_wrong_key_is_named() -> None:
     key, other = generate_key(), generate_key()
-    with pytest.raises(EncryptionError, match=f"wrong decryption key.*{key_id(key)}.*{key_id(other)}"):
+    with pytest.raises(EncryptionError, match=rf"wrong decryption key.*{key_id(key)}.*{key_id(other)}"):
         _open(_seal(b"x" * 200, key), other)
 
 
@@ -112,7 +113,7 @@ def test_appended_chunk() -> None:
 def test_appended_after_a_short_final_chunk() -> None:
     key = generate_key()
     header, chunks = _chunks(_seal(os.urandom(2 * CHUNK + 5), key))
-    with pytest.raises(EncryptionError, match="chunk 2 failed authentication.*appended to"):
+    with pytest.raises(EncryptionError, match=r"chunk 2 failed authentication.*appended to"):
         _open(header + b"".join(chunks) + chunks[0], key)
 
 
@@ -128,7 +129,7 @@ def test_reordered_chunks() -> None:
     key = generate_key()
     header, chunks = _chunks(_seal(os.urandom(4 * CHUNK), key))
     chunks[1], chunks[2] = chunks[2], chunks[1]
-    with pytest.raises(EncryptionError, match="chunk 1 failed authentication.*reordered"):
+    with pytest.raises(EncryptionError, match=r"chunk 1 failed authentication.*reordered"):
         _open(header + b"".join(chunks), key)
 
 
