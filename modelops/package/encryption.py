@@ -24,12 +24,12 @@ import hashlib
 import os
 import struct
 from pathlib import Path
-from typing import IO
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import IO, Any
 
 from modelops.package.errors import PackageError
+
+# `cryptography` is imported where a package is sealed or opened: the operator imports the package
+# format (for its limits) without it.
 
 MAGIC = b"MOPSENC\x00"
 FORMAT_VERSION = 1
@@ -80,6 +80,12 @@ def is_encrypted(path: Path) -> bool:
         return handle.read(len(MAGIC)) == MAGIC
 
 
+def _aead(key: bytes) -> Any:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
+
+
 def _aad(header: bytes, index: int, final: bool) -> bytes:
     return header + struct.pack(">IB", index, 1 if final else 0)
 
@@ -100,7 +106,7 @@ def encrypt_stream(
     header = _HEADER.pack(MAGIC, FORMAT_VERSION, chunk_size, bytes.fromhex(key_id(key)), prefix,
                           bytes.fromhex(digest))  # fmt: skip
     sink.write(header)
-    aead, index = AESGCM(key), 0
+    aead, index = _aead(key), 0
     current = source.read(chunk_size)
     while True:
         following = source.read(chunk_size)  # one chunk ahead: the last one carries the final flag
@@ -121,7 +127,7 @@ class DecryptingReader:
     """
 
     def __init__(self, source: IO[bytes], key: bytes, expected_digest: str | None = None) -> None:
-        self._source, self._aead = source, AESGCM(key)
+        self._source, self._aead = source, _aead(key)
         self._header = source.read(HEADER_BYTES)
         _, _, self._chunk, kid, self._prefix, digest = _parse_header(self._header)
         if kid.hex() != key_id(key):
@@ -162,6 +168,8 @@ class DecryptingReader:
         return clear
 
     def _open(self, sealed: bytes, final: bool) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
         nonce = _nonce(self._prefix, self._index)
         try:
             return self._aead.decrypt(nonce, sealed, _aad(self._header, self._index, final))
@@ -170,6 +178,8 @@ class DecryptingReader:
         raise EncryptionError(self._diagnose(nonce, sealed, final))
 
     def _diagnose(self, nonce: bytes, sealed: bytes, final: bool) -> str:
+        from cryptography.exceptions import InvalidTag
+
         # The same chunk sealed with the other final flag tells truncation and appending apart.
         try:
             self._aead.decrypt(nonce, sealed, _aad(self._header, self._index, not final))
