@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelops.package.archive import build_package, extract_package
 from modelops.package.encryption import (
@@ -29,6 +31,7 @@ from modelops.package.manifest import write_manifest
 
 CHUNK = 64
 DIGEST = "ab" * 32
+KEY = bytes(range(32))
 
 
 def _seal(data: bytes, key: bytes) -> bytes:
@@ -208,3 +211,31 @@ def test_a_key_refuses_a_clear_package(tmp_path: Path) -> None:
     package = build_package(model, tmp_path / "m.tar.gz")
     with pytest.raises(ArchiveError, match="is not encrypted, but a decryption key was given"):
         extract_package(package, tmp_path / "out", expected_digest=digest, decryption_key=generate_key())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.binary(max_size=2000),
+    chunk=st.integers(1, 300),
+    where=st.integers(0, 10**6),
+    bit=st.integers(0, 7),
+)
+def test_any_flipped_bit_anywhere_is_refused(data: bytes, chunk: int, where: int, bit: int) -> None:
+    key = KEY
+    out = io.BytesIO()
+    encrypt_stream(io.BytesIO(data), out, key, DIGEST, chunk_size=chunk)
+    sealed = bytearray(out.getvalue())
+    assert _open(bytes(sealed), key) == data
+    sealed[where % len(sealed)] ^= 1 << bit
+    with pytest.raises(EncryptionError):
+        _open(bytes(sealed), key)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(min_size=1, max_size=2000), chunk=st.integers(1, 300), cut=st.integers(1, 10**6))
+def test_any_truncation_is_refused(data: bytes, chunk: int, cut: int) -> None:
+    out = io.BytesIO()
+    encrypt_stream(io.BytesIO(data), out, KEY, DIGEST, chunk_size=chunk)
+    sealed = out.getvalue()
+    with pytest.raises(EncryptionError):
+        _open(sealed[: len(sealed) - 1 - cut % (len(sealed) - 1)], KEY)
