@@ -24,9 +24,12 @@ import hashlib
 import os
 import struct
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from modelops.package.errors import PackageError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 # `cryptography` is imported where a package is sealed or opened: the operator imports the package
 # format (for its limits) without it.
@@ -80,7 +83,7 @@ def is_encrypted(path: Path) -> bool:
         return handle.read(len(MAGIC)) == MAGIC
 
 
-def _aead(key: bytes) -> Any:
+def _aead(key: bytes) -> AESGCM:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     return AESGCM(key)
