@@ -63,10 +63,13 @@ def encode_key(key: bytes) -> str:
 def load_key(path: Path) -> bytes:
     """The 32-byte key from a base64 key file; EncryptionError naming the file otherwise."""
     try:
-        text = path.read_text(encoding="ascii").strip()
-        key = base64.b64decode(text, validate=True)
-    except (OSError, UnicodeDecodeError, binascii.Error, ValueError) as error:
-        raise EncryptionError(f"decryption key file {path} is not readable base64: {error}") from error
+        raw = path.read_bytes()
+    except OSError as error:
+        raise EncryptionError(f"cannot read key file {path}: {error.strerror or error}") from error
+    try:
+        key = base64.b64decode(raw.strip(), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise EncryptionError(f"key file {path} is not base64 (32 bytes, base64-encoded)") from error
     if len(key) != KEY_BYTES:
         raise EncryptionError(f"key file {path} holds {len(key)} bytes; an AES-256 key is {KEY_BYTES}")
     return key

@@ -145,8 +145,10 @@ def test_not_our_format_and_bad_key_files(tmp_path: Path) -> None:
         load_key(short)
     junk = tmp_path / "junk.key"
     junk.write_text("not base64 !!")
-    with pytest.raises(EncryptionError, match="not readable base64"):
+    with pytest.raises(EncryptionError, match="is not base64"):
         load_key(junk)
+    with pytest.raises(EncryptionError, match="cannot read key file"):
+        load_key(tmp_path / "absent.key")
     good = tmp_path / "good.key"
     key = generate_key()
     good.write_text(encode_key(key))
