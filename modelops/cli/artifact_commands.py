@@ -122,6 +122,9 @@ def export_command(
 @click.command()
 @type_and_version
 @click.option("--packages-dir", type=PathType, help="Default: model_packages/ beside the models directory.")
+@click.option(
+    "--encrypt-key", type=ExistingFile, default=None, help="Encrypt with this key file (.tar.gz.enc)."
+)
 @output_option
 @pass_context
 def package(
@@ -131,10 +134,12 @@ def package(
     version: str,
     model_dir: Path | None,
     packages_dir: Path | None,
+    encrypt_key: Path | None,
     output: str | None,
 ) -> None:
-    """Write the manifest (unless signed) and build model_packages/<type>_<version>.tar.gz."""
+    """Write the manifest (unless signed) and build model_packages/<type>_<version>.tar.gz (.enc)."""
     from modelops.package.archive import build_package
+    from modelops.package.encryption import ENCRYPTED_SUFFIX, key_id, load_key
     from modelops.package.manifest import manifest_digest, verify_manifest, write_manifest
     from modelops.package.signing import signature_path
     from modelops.pipeline import default_packages_dir, package_path
@@ -148,12 +153,14 @@ def package(
             write_manifest(directory)
         step("build archive")
         target = package_path(packages_dir or default_packages_dir(ctx.models_dir), model_type, version)
-        built = build_package(directory, target)
-    render(
-        {"package": str(built), "sha256": manifest_digest(directory)},
-        chosen_output(ctx, output),
-        title="package",
-    )
+        key = load_key(encrypt_key) if encrypt_key else None
+        if key is not None:
+            target = target.with_name(target.name + ENCRYPTED_SUFFIX)
+        built = build_package(directory, target, encryption_key=key)
+    row = {"package": str(built), "sha256": manifest_digest(directory)}
+    if key is not None:
+        row["key_id"] = key_id(key)
+    render(row, chosen_output(ctx, output), title="package")
 
 
 @click.command()
@@ -235,15 +242,34 @@ def verify(
 
 @click.command()
 @click.option("--out-dir", type=PathType, default=Path("keys"), show_default=True)
+@click.option("--encryption", is_flag=True, help="An AES-256 package key (encryption.key) instead.")
 @output_option
 @pass_context
-def keygen(ctx: CliContext, *, out_dir: Path, output: str | None) -> None:
-    """Create an elliptic-curve (P-256) key pair for signing models."""
+def keygen(ctx: CliContext, *, out_dir: Path, encryption: bool, output: str | None) -> None:
+    """Create an elliptic-curve (P-256) key pair for signing models, or a package encryption key."""
     from modelops.package.signing import generate_keypair, key_fingerprint
 
+    if encryption:
+        render(_encryption_key(out_dir), chosen_output(ctx, output), title="keys")
+        return
     private, public = generate_keypair(out_dir)
     keys = {"private_key": str(private), "public_key": str(public), "fingerprint": key_fingerprint(public)}
     render(keys, chosen_output(ctx, output), title="keys")
+
+
+def _encryption_key(out_dir: Path) -> dict[str, str]:
+    import os
+
+    from modelops.package.encryption import encode_key, generate_key, key_id
+
+    key, path = generate_key(), out_dir / "encryption.key"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        raise click.ClickException(f"{path} exists; move it away first (it may encrypt packages)")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(encode_key(key))
+    return {"encryption_key": str(path), "key_id": key_id(key)}
 
 
 @click.command("deploy-model")

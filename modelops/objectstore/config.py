@@ -16,7 +16,8 @@ from typing import Any
 from modelops.package.errors import PackageError
 
 SCHEME = "s3://"
-PACKAGE_SUFFIXES = (".tar.gz", ".tgz")
+# .tar.gz.enc: an encrypted package (modelops/package/encryption.py)
+PACKAGE_SUFFIXES = (".tar.gz", ".tgz", ".tar.gz.enc")
 # Environment variables a storage Secret may hold (the AWS names, so the usual tools read them too).
 ENDPOINT_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
@@ -33,7 +34,7 @@ class ObjectStoreError(PackageError):
 
 @dataclass(frozen=True)
 class S3Uri:
-    """`s3://bucket/key`: a package when the key ends in .tar.gz/.tgz, else a model directory prefix."""
+    """`s3://bucket/key`: a package when the key ends in PACKAGE_SUFFIXES, else a directory prefix."""
 
     bucket: str
     key: str

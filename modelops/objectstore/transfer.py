@@ -78,6 +78,7 @@ def fetch_s3(
     progress: Progress | None = None,
     settings: S3Settings | None = None,
     expected_digest: str | None = None,
+    decryption_key: bytes | None = None,
 ) -> Path:
     """Download a package (and unpack it) or a model directory prefix into `dest` (absent or empty).
 
@@ -97,7 +98,15 @@ def fetch_s3(
                 archive = scratch / "package.tar.gz"
                 _download_all(client, where, objects, {objects[0].key: archive}, progress)
                 extract_limits = ExtractLimits(max_download_bytes=bounds.max_bytes)
-                extract_package(archive, dest, extract_limits, expected_digest=expected_digest)
+                extract_package(
+                    archive,
+                    dest,
+                    extract_limits,
+                    expected_digest=expected_digest,
+                    decryption_key=decryption_key,
+                )
+            elif decryption_key is not None:
+                raise ObjectStoreError(f"{uri} is a directory prefix; an encrypted model must be a package")
             else:
                 targets = {o.key: scratch / "model" / _relative(where, o.key) for o in objects}
                 _download_all(client, where, objects, targets, progress)

@@ -17,10 +17,13 @@ import shutil
 import tarfile
 import tempfile
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from modelops.package.encryption import DecryptingReader, encrypt_stream, is_encrypted
 from modelops.package.errors import ArchiveError, ManifestError
 from modelops.package.manifest import MANIFEST_NAME, SIGNATURE_NAME, normalize_digest, parse_manifest
 from modelops.package.tarsafe import READ_ERRORS, members, open_package, safe_name
@@ -40,8 +43,11 @@ class ExtractLimits:
     download_timeout_s: float = 60.0
 
 
-def build_package(model_dir: Path | str, out_path: Path | str) -> Path:
-    """Write `out_path` (.tar.gz) with every file of `model_dir` at the archive root; return its path."""
+def build_package(model_dir: Path | str, out_path: Path | str, encryption_key: bytes | None = None) -> Path:
+    """Write `out_path` (.tar.gz) with every file of `model_dir` at the archive root; return its path.
+
+    With `encryption_key` the .tar.gz is built in memory and only its ciphertext is written
+    (`encryption.encrypt_stream`; name it .tar.gz.enc)."""
     root = Path(model_dir)
     if not (root / MANIFEST_NAME).is_file():
         raise ArchiveError(f"{root} has no {MANIFEST_NAME}; write the manifest before packaging")
@@ -55,8 +61,16 @@ def build_package(model_dir: Path | str, out_path: Path | str) -> Path:
         )
         for name in sorted(names, key=lambda n: n != MANIFEST_NAME):
             _add_file(tar, root / name, name)
-    with out.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+    compressed = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0) as gz:
         gz.write(buffer.getvalue())
+    with out.open("wb") as raw:
+        if encryption_key is None:
+            raw.write(compressed.getvalue())
+        else:
+            digest = hashlib.sha256((root / MANIFEST_NAME).read_bytes()).hexdigest()
+            compressed.seek(0)
+            encrypt_stream(compressed, raw, encryption_key, digest)
     return out
 
 
@@ -76,6 +90,7 @@ def extract_package(
     dest: Path | str,
     limits: ExtractLimits | None = None,
     expected_digest: str | None = None,
+    decryption_key: bytes | None = None,
 ) -> Path:
     """Unpack a package (local path or http(s) URL) into `dest` and return `dest`.
 
@@ -84,6 +99,10 @@ def extract_package(
     manifest is found and checked against it BEFORE any member is written, and then every member is
     hashed as it streams out: an unlisted file is refused before a byte of it is written, a changed one
     when its last byte is read, a missing one at the end (ManifestError, naming the file).
+
+    An encrypted package (encryption.MAGIC) needs `decryption_key`, and with a key only an encrypted
+    package is accepted; it is decrypted as a stream in both passes, so no clear archive byte is
+    written, only the unpacked files (staged beside `dest`, on the caller's volume via TMPDIR).
     """
     bounds = limits or ExtractLimits()
     target = Path(dest)
@@ -91,10 +110,11 @@ def extract_package(
         raise ArchiveError(f"destination {target} exists and is not an empty directory")
     with tempfile.TemporaryDirectory(prefix="modelops-fetch-") as scratch:
         archive = _local_copy(str(src), Path(scratch), bounds)
-        pinned = _pinned_manifest(archive, expected_digest, bounds) if expected_digest else None
+        source = _Source(archive, _checked_key(archive, decryption_key), expected_digest)
+        pinned = _pinned_manifest(source, expected_digest, bounds) if expected_digest else None
         staging = Path(scratch) / "staging"
         staging.mkdir()
-        _extract_into(archive, staging, bounds, pinned)
+        _extract_into(source, staging, bounds, pinned)
         _move_contents(staging, target)
     return target
 
@@ -130,6 +150,39 @@ def _copy_limited(source: IO[bytes], sink: IO[bytes], limit: int, what: str, dig
 
 
 @dataclass(frozen=True)
+class _Source:
+    """The local package file and, for an encrypted one, the key and pin to open it with."""
+
+    archive: Path
+    key: bytes | None = None
+    expected_digest: str | None = None
+
+    @contextmanager
+    def open(self) -> Iterator[tuple[tarfile.TarFile, DecryptingReader | None]]:
+        """The tar (stream mode through the decryption for an encrypted package) and the decrypter."""
+        if self.key is None:
+            with open_package(self.archive) as tar:
+                yield tar, None
+            return
+        with self.archive.open("rb") as raw:
+            reader = DecryptingReader(raw, self.key, self.expected_digest)
+            with open_package(fileobj=reader) as tar:
+                yield tar, reader
+
+
+def _checked_key(archive: Path, key: bytes | None) -> bytes | None:
+    encrypted = is_encrypted(archive)
+    if encrypted and key is None:
+        raise ArchiveError(
+            f"package {archive.name} is encrypted; the fetch needs its decryption key "
+            "(--decryption-key-file, spec.storage.decryptionKeySecret)"
+        )
+    if key is not None and not encrypted:
+        raise ArchiveError(f"package {archive.name} is not encrypted, but a decryption key was given")
+    return key
+
+
+@dataclass(frozen=True)
 class _Pinned:
     """The manifest a pinned package must match: the pinned digest and the per-file sha256."""
 
@@ -147,11 +200,12 @@ class _Pinned:
         return self.files[relative].lower()
 
 
-def _pinned_manifest(archive: Path, expected_digest: str, bounds: ExtractLimits) -> _Pinned:
+def _pinned_manifest(source: _Source, expected_digest: str, bounds: ExtractLimits) -> _Pinned:
     """First pass: read only manifest.json (into memory, bounded) and check it against the pin."""
     pinned = normalize_digest(expected_digest)
+    archive = source.archive
     try:
-        with open_package(archive) as tar:
+        with source.open() as (tar, _):
             for member, relative in members(tar, bounds):
                 if relative.as_posix() == MANIFEST_NAME and member.isfile():
                     return _Pinned(pinned, _check_manifest(tar, member, pinned))
@@ -174,10 +228,11 @@ def _check_manifest(tar: tarfile.TarFile, member: tarfile.TarInfo, pinned: str) 
     return parse_manifest(data)
 
 
-def _extract_into(archive: Path, staging: Path, bounds: ExtractLimits, pinned: _Pinned | None) -> None:
+def _extract_into(source: _Source, staging: Path, bounds: ExtractLimits, pinned: _Pinned | None) -> None:
     written: set[str] = set()
+    archive = source.archive
     try:
-        with open_package(archive) as tar:
+        with source.open() as (tar, reader):
             for member, relative in members(tar, bounds):
                 if member.isdir():
                     (staging / relative).mkdir(parents=True, exist_ok=True)
@@ -185,6 +240,8 @@ def _extract_into(archive: Path, staging: Path, bounds: ExtractLimits, pinned: _
                 _extract_file(tar, member, staging / relative, bounds=bounds, pinned=pinned)
                 written.add(relative.as_posix())
             _drain(tar)
+            if reader is not None:
+                reader.finish()  # the authentic end: truncation or appended chunks fail here
     except READ_ERRORS as error:
         raise ArchiveError(f"package {archive.name} is not a readable tar.gz: {error}") from error
     missing = sorted(set(pinned.files) - written) if pinned else []

@@ -70,8 +70,11 @@ class BoundedTarInfo(tarfile.TarInfo):
             tar._modelops_header_depth = depth
 
 
-def open_package(archive: Path) -> tarfile.TarFile:
-    """Open a (possibly compressed) tar for reading with bounded headers."""
+def open_package(archive: Path | None = None, fileobj: Any = None) -> tarfile.TarFile:
+    """Open a (possibly compressed) tar for reading with bounded headers: a file, or a forward-only
+    stream (`fileobj`, e.g. a decrypting reader) in tarfile's stream mode."""
+    if fileobj is not None:
+        return tarfile.open(fileobj=fileobj, mode="r|*", tarinfo=BoundedTarInfo)
     return tarfile.open(archive, mode="r:*", tarinfo=BoundedTarInfo)
 
 

@@ -53,6 +53,7 @@ _KEYS = {
     "trustedKeyFingerprints": "trusted_key_fingerprints",
     "prometheusURLs": "prometheus_urls",
     "metricsAuthSecret": "metrics_auth_secret",
+    "decryptionKeySecrets": "decryption_key_secrets",
 }
 # A Secret name (DNS subdomain): the metricsAuth Secret every model namespace holds.
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -71,7 +72,10 @@ class Policy:
 
     `metrics_auth_secret` turns metricsAuth on: every model namespace holds a Secret of that name (key
     `token`, provisioned by the platform team); server pods mount it and answer /metrics and the health
-    details only to that token, and the operator reads it (get on that one name) for its scrapes."""
+    details only to that token, and the operator reads it (get on that one name) for its scrapes.
+
+    `decryption_key_secrets` are the Secrets an encrypted package's `spec.storage.decryptionKeySecret`
+    may name; empty: none (encrypted packages are off)."""
 
     host_paths: tuple[str, ...] = (DEFAULT_MODELS_DIR,)
     allow_pvc: bool = True
@@ -84,6 +88,7 @@ class Policy:
     trusted_key_fingerprints: tuple[str, ...] = ()
     prometheus_urls: tuple[str, ...] = ()
     metrics_auth_secret: str = ""
+    decryption_key_secrets: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Policy:
@@ -219,7 +224,17 @@ def storage_violation(storage: Mapping[str, Any], policy: Policy, where: str) ->
     elif kind == "pvc" and not policy.allow_pvc:
         return Violation(f"{where}.type", "pvc", "hostPath, package (PVCs are off)")
     elif kind == "package":
-        return _package(str(storage.get("url", "")), policy, f"{where}.url")
+        return _package(str(storage.get("url", "")), policy, f"{where}.url") or _decryption_key(
+            storage, policy, where
+        )
+    return None
+
+
+def _decryption_key(storage: Mapping[str, Any], policy: Policy, where: str) -> Violation | None:
+    secret = storage.get("decryptionKeySecret")
+    if secret and str(secret.get("name", "")) not in policy.decryption_key_secrets:
+        allowed = _listing(policy.decryption_key_secrets)
+        return Violation(f"{where}.decryptionKeySecret.name", str(secret.get("name", "")), allowed)
     return None
 
 

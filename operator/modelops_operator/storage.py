@@ -14,7 +14,7 @@ from typing import Any
 
 from modelops.package.archive import ExtractLimits
 
-from .object_storage import is_s3, node_cache, object_store_fetch
+from .object_storage import decrypting_fetch, is_s3, node_cache, object_store_fetch
 
 MODELS_MOUNT = "/models"
 VOLUME_NAME = "models"
@@ -37,6 +37,9 @@ FETCH_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "50m", "memory": "64Mi"},
     "limits": {"memory": "256Mi"},
 }
+# An encrypted package is fetched into a tmpfs emptyDir, whose pages count against the fetching
+# container's memory: its limit is the volume's size limit plus the fetch's own 256 Mi.
+DECRYPTING_FETCH_MEMORY = f"{((_EXTRACT.max_download_bytes + _EXTRACT.max_total_bytes) >> 20) + 256}Mi"
 
 
 class StorageError(ValueError):
@@ -102,15 +105,32 @@ def pod_storage(
             [{**mount, "subPath": sub} if sub else mount],
         )
     if kind == "package":
-        pieces = _package_storage(storage["url"], model, version, image=image, pull=pull, mount=mount)
-        if is_s3(storage["url"]):
-            s3 = storage.get("s3") or ({"secretName": s3_secret} if s3_secret else {})
-            object_store_fetch(pieces.init_containers[0], s3, digest)
-        cache = node_cache(pieces.init_containers[0], digest) if storage.get("cache") else None
-        return (
-            PodStorage([*pieces.volumes, cache], pieces.mounts, pieces.init_containers) if cache else pieces
-        )
+        return _package_pieces(storage, model, version, image=image, pull=pull, mount=mount,
+                               digest=digest, s3_secret=s3_secret)  # fmt: skip
     raise StorageError(f"unknown spec.storage.type {kind!r}")
+
+
+def _package_pieces(
+    storage: dict[str, Any], model: str, version: str, *, image: str, pull: str, mount: dict[str, Any],
+    digest: str | None, s3_secret: str,
+) -> PodStorage:  # fmt: skip
+    pieces = _package_storage(storage["url"], model, version, image=image, pull=pull, mount=mount)
+    init = pieces.init_containers[0]
+    if is_s3(storage["url"]):
+        s3 = storage.get("s3") or ({"secretName": s3_secret} if s3_secret else {})
+        object_store_fetch(init, s3, digest)
+    key_secret = storage.get("decryptionKeySecret")
+    if key_secret:
+        # Clear bytes stay in memory: the model volume is tmpfs, the key is mounted in the init
+        # container only, and the node cache (clear directories on the node's disk) is not used.
+        pieces.volumes[0]["emptyDir"]["medium"] = "Memory"
+        return PodStorage(
+            [*pieces.volumes, decrypting_fetch(init, key_secret, digest, DECRYPTING_FETCH_MEMORY)],
+            pieces.mounts,
+            [init],
+        )
+    cache = node_cache(init, digest) if storage.get("cache") else None
+    return PodStorage([*pieces.volumes, cache], pieces.mounts, [init]) if cache else pieces
 
 
 def _package_storage(

@@ -132,6 +132,8 @@ def run_server(settings: ServerSettings) -> None:
 @_option(
     "--cache-max-bytes", type=int, default=10 << 30, help="Evict least recently used entries above this."
 )
+@_option("--decryption-key-file", type=click.Path(path_type=Path), default=None,
+         help="Key file (base64) of an encrypted package; the node cache is then not used.")  # fmt: skip
 def fetch(src: str, dest: Path, **options: Any) -> None:
     """Fetch SRC (package path, http(s) URL, or s3:// package or directory) safely into DEST."""
     import shutil
@@ -153,19 +155,23 @@ def fetch(src: str, dest: Path, **options: Any) -> None:
 def _fetch_verified(src: str, dest: Path, options: dict[str, Any]) -> None:
     """From the node cache when it holds the digest, else from SRC, verified against the pinned digest
     before anything reaches DEST (loader.fetch); then kept in the cache."""
+    from modelops.package.encryption import EncryptionError, load_key
     from modelops.package.errors import ManifestError
     from modelops_server.fetch_cache import DigestCache
     from modelops_server.loader import fetch as fetch_package
 
     digest, cache_dir = options["expected_digest"], options["cache_dir"]
-    cache = DigestCache(cache_dir, options["cache_max_bytes"]) if cache_dir and digest else None
+    key_file = options.get("decryption_key_file")
+    key = load_key(key_file) if key_file else None
+    # The cache holds clear model directories on the node's disk: never for an encrypted package.
+    cache = DigestCache(cache_dir, options["cache_max_bytes"]) if cache_dir and digest and not key else None
     if cache and cache.restore(digest, dest):
         log_event(LOG, "fetch_cache_hit", src=src, digest=digest)
         return
     try:
-        fetch_package(src, dest, options["fetch_max_bytes"], expected_digest=digest)
-    except ManifestError as error:
-        raise ManifestError(f"{src}: {error}") from error
+        fetch_package(src, dest, options["fetch_max_bytes"], expected_digest=digest, decryption_key=key)
+    except (ManifestError, EncryptionError) as error:
+        raise type(error)(f"{src}: {error}") from error
     if cache:
         try:
             cache.store(dest, digest)

@@ -23,6 +23,8 @@ STORAGES = {
     "package": {"type": "package", "url": "https://models.example/{model}/{version}.tar.gz"},
     "s3-cached": {"type": "package", "url": "s3://models/{model}/{version}/", "s3": {"secretName": "creds"},
                   "cache": True},
+    "s3-encrypted": {"type": "package", "url": "s3://models/{model}/{version}.tar.gz.enc",
+                     "decryptionKeySecret": {"name": "model-key"}},
 }  # fmt: skip
 
 

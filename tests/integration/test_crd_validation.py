@@ -70,6 +70,19 @@ INVALID_MODEL_DEPLOYMENTS = [
     ("pvc-without-claim", _spec("storage", {"type": "pvc"}), "spec.storage.claimName is required"),
     ("package-without-url", _spec("storage", {"type": "package"}), "spec.storage.url is required"),
     ("package-ftp", _spec("storage", {"type": "package", "url": "ftp://x"}), "spec.storage.url"),
+    (
+        "decryption-key-on-hostpath",
+        _spec("storage", {"type": "hostPath", "path": "/m", "decryptionKeySecret": {"name": "k"}}),
+        "spec.storage.decryptionKeySecret needs spec.storage.type package",
+    ),
+    (
+        "decryption-key-bad-name",
+        _spec(
+            "storage",
+            {"type": "package", "url": "s3://m/a.tar.gz.enc", "decryptionKeySecret": {"name": "K_"}},
+        ),
+        "spec.storage.decryptionKeySecret.name",
+    ),
     ("relative-hostpath", _spec("storage", {"type": "hostPath", "path": "models"}), "spec.storage.path"),
     ("rollback-mode", _spec("rollback.mode", "Revert"), "spec.rollback.mode"),
     (
@@ -191,6 +204,14 @@ def test_s3_artifacts_and_storage_are_accepted(kube: Kube, namespace: str) -> No
                "cache": True}  # fmt: skip
     md["spec"]["storage"] = storage
     assert create(kube, md)["spec"]["storage"] == storage
+
+
+def test_encrypted_package_storage_is_accepted_with_the_key_defaulted(kube: Kube, namespace: str) -> None:
+    md = _clean(model_deployment("v1.0.0", namespace=namespace))
+    md["spec"]["storage"] = {"type": "package", "url": "s3://models/{model}/{version}.tar.gz.enc",
+                             "decryptionKeySecret": {"name": "model-key"}}  # fmt: skip
+    created = create(kube, md)["spec"]["storage"]
+    assert created["decryptionKeySecret"] == {"name": "model-key", "key": "key"}
 
 
 @pytest.mark.parametrize(

@@ -134,6 +134,36 @@ def test_unreachable_artifacts_name_the_uri_and_cause(
     assert_failed(fetch(env, words[0], dest), dest, *words, secret=env["AWS_SECRET_ACCESS_KEY"])
 
 
+@pytest.mark.parametrize("damage", ["none", "wrong key", "truncated", "flipped"])
+def test_encrypted_package_push_and_fetch(s3: S3Server, model_dir: Path, tmp_path: Path, damage: str) -> None:
+    from modelops.package.encryption import encode_key, generate_key
+
+    key = tmp_path / "model.key"
+    key.write_text(encode_key(generate_key()))
+    uri = f"s3://models/encrypted/{damage.replace(' ', '-')}.tar.gz.enc"
+    done = _run([str(BIN / "modelctl"), "push", str(model_dir), uri, "--encrypt-key", str(key), "-o", "json"],
+                s3.env())  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pushed = json.loads(done.stdout)
+    assert (pushed["artifact"], pushed["sha256"]) == (uri, write_manifest(model_dir))
+    stored = s3.client().get_object(Bucket="models", Key=uri.removeprefix("s3://models/"))["Body"].read()
+    assert stored.startswith(b"MOPSENC") and (model_dir / "model.onnx").read_bytes()[:64] not in stored
+    if damage == "wrong key":
+        key.write_text(encode_key(generate_key()))
+    elif damage in {"truncated", "flipped"}:
+        body = bytearray(stored[:-20] if damage == "truncated" else stored)
+        body[len(body) // 2] ^= 0x10 if damage == "flipped" else 0
+        s3.client().put_object(Bucket="models", Key=uri.removeprefix("s3://models/"), Body=bytes(body))
+    dest = tmp_path / "fetched"
+    got = fetch(s3.env(), uri, dest, "--expected-digest", pushed["sha256"], "--decryption-key-file", str(key))
+    if damage == "none":
+        assert got.returncode == 0, got.stderr
+        assert _files(dest) == _files(model_dir)
+        return
+    reason = "wrong decryption key" if damage == "wrong key" else "failed authentication"
+    assert_failed(got, dest, uri, reason)
+
+
 def test_truncated_package_is_refused(s3: S3Server, model_dir: Path, tmp_path: Path) -> None:
     whole = build_package(model_dir, tmp_path / "whole.tar.gz").read_bytes()
     s3.client().put_object(Bucket="models", Key="truncated.tar.gz", Body=whole[: len(whole) // 2])

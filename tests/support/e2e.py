@@ -148,10 +148,12 @@ def node_ip(kubectl: Kubectl) -> str:
     return str(next(a["address"] for a in addresses if a["type"] == "InternalIP"))
 
 
-def push_model(s3: S3Server, src: Path, uri: str) -> dict[str, Any]:
+def push_model(s3: S3Server, src: Path, uri: str, encrypt_key: Path | None = None) -> dict[str, Any]:
     """`modelctl push src uri -o json` with the S3 server's credentials; its answer (artifact, sha256)."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **s3.env()}
     argv = [str(Path(sys.executable).parent / "modelctl"), "push", str(src), uri, "-o", "json"]
+    if encrypt_key is not None:
+        argv += ["--encrypt-key", str(encrypt_key)]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     answer: dict[str, Any] = json.loads(done.stdout)

@@ -25,6 +25,7 @@ POLICY: dict[str, Any] = {
     "requireSignature": True,
     "trustedKeySecrets": ["platform-signing-key"],
     "prometheusURLs": ["http://prometheus.monitoring.svc:9090"],
+    "decryptionKeySecrets": ["platform-model-key"],
 }
 TRUSTED_SIGNATURE = {"publicKeySecret": "platform-signing-key"}
 ANALYSIS = {"windowSeconds": 30, "intervalSeconds": 5, "maxErrorRate": 0.1}
@@ -82,6 +83,15 @@ TABLE: list[Hostile] = [
         **_package("https://models.example.com.evil.net/m.tar.gz"),
     ),
     _md("package path in the image", "spec.storage.url", **_package("/etc/passwd")),
+    _md(
+        "untrusted decryption key Secret",
+        "spec.storage.decryptionKeySecret.name",
+        storage={
+            "type": "package",
+            "url": "https://models.example.com/m.tar.gz.enc",
+            "decryptionKeySecret": {"name": "db-password"},
+        },
+    ),
     _md("package from a foreign host", "spec.storage.url", **_package("https://evil.example.net/m.tar.gz")),
     _md(
         "package URL with credentials",

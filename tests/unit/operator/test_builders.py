@@ -10,7 +10,7 @@ import pytest
 from modelops.package.archive import ExtractLimits
 from modelops_operator import builders
 from modelops_operator.settings import Settings
-from modelops_operator.storage import StorageError, resolve
+from modelops_operator.storage import PACKAGE_SIZE_LIMIT, StorageError, resolve
 from support.operator_objects import DIGEST, MODEL, model_deployment, model_version
 
 SETTINGS = Settings()
@@ -279,3 +279,38 @@ def test_metrics_auth_mounts_the_platform_token_and_probes_a_path_that_reveals_n
     off = _container(builders.build_deployment(model_deployment("v1.0.0"), model_version("v1.0.0"), SETTINGS))
     assert off["readinessProbe"]["httpGet"]["path"] == f"/api/v1/ml-models/{MODEL}/health"
     assert "MODELOPS_SERVER_METRICS_TOKEN_FILE" not in {e["name"] for e in off["env"]}
+
+
+def test_encrypted_package_key_only_in_the_fetch_and_model_volume_in_memory() -> None:
+    storage = {
+        "type": "package",
+        "url": "s3://models/{model}/{version}.tar.gz.enc",
+        "cache": True,
+        "decryptionKeySecret": {"name": "model-key", "key": "aes"},
+    }
+    md = model_deployment("v1.0.0", storage=storage)
+    pod = builders.build_deployment(md, model_version("v1.0.0"), SETTINGS)["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert init["command"][-4:] == [
+        "--expected-digest", DIGEST, "--decryption-key-file", "/var/run/modelops/decryption/aes",
+    ]  # fmt: skip
+    assert "--cache-dir" not in init["command"], "the node cache holds clear files: never for encrypted"
+    assert all(v["name"] != "artifact-cache" for v in pod["volumes"])
+    key_volume = next(v for v in pod["volumes"] if v["name"] == "decryption-key")
+    assert key_volume["secret"]["secretName"] == "model-key"
+    assert {"name": "decryption-key", "mountPath": "/var/run/modelops/decryption", "readOnly": True} in (
+        init["volumeMounts"]
+    )
+    assert all(m["name"] != "decryption-key" for c in pod["containers"] for m in c["volumeMounts"])
+    models = next(v for v in pod["volumes"] if v["name"] == "models")
+    assert models["emptyDir"] == {"medium": "Memory", "sizeLimit": PACKAGE_SIZE_LIMIT}
+    limit = int(init["resources"]["limits"]["memory"].removesuffix("Mi"))
+    assert limit > int(PACKAGE_SIZE_LIMIT.removesuffix("Mi")), "tmpfs pages count against the fetch"
+    assert init["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_clear_package_volume_stays_on_disk() -> None:
+    md = model_deployment("v1.0.0", storage={"type": "package", "url": "https://m.example.com/m.tar.gz"})
+    pod = builders.build_deployment(md, model_version("v1.0.0"), SETTINGS)["spec"]["template"]["spec"]
+    models = next(v for v in pod["volumes"] if v["name"] == "models")
+    assert "medium" not in models["emptyDir"]

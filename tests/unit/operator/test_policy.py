@@ -181,3 +181,30 @@ def test_the_operator_never_queries_a_prometheus_url_outside_the_policy(
     allowed = {**POLICY, "prometheusURLs": ["http://169.254.169.254/"]}
     assert observe._samples(None, md, Settings(policy=allowed), (), T0) == "samples"  # type: ignore[arg-type]
     assert queried == ["v1.3.0"]
+
+
+def test_decryption_key_secrets_are_off_by_default_and_named_when_refused() -> None:
+    storage = {
+        "type": "package",
+        "url": "https://models.example.com/m.tar.gz.enc",
+        "decryptionKeySecret": {"name": "model-key"},
+    }
+    found = policy.storage_violation(storage, Policy(), "spec.storage")
+    assert found is not None and found.field == "spec.storage.decryptionKeySecret.name"
+    assert found.allowed == "none"
+    allowed = Policy(decryption_key_secrets=("model-key",))
+    assert policy.storage_violation(storage, allowed, "spec.storage") is None
+
+
+def test_an_unlisted_decryption_key_plans_nothing_and_reports_policy_violation() -> None:
+    row = next(r for r in TABLE if r.name == "untrusted decryption key Secret")
+    md, mv = model_deployment_for(row, 1, "team-a"), model_version_for(row, 1, "team-a")
+    md["metadata"].update(uid="u-1", generation=1)
+    plan = reconcile.plan(
+        Observed(md=md, now=T0, target_mv=mv, stable_mv=None, deployment=None), Settings(policy=POLICY)
+    )
+    assert (plan.deployment, plan.service, plan.spec_patch) == (None, None, None)
+    degraded = c.find(plan.status["conditions"], c.DEGRADED)
+    assert degraded is not None and (degraded["status"], degraded["reason"]) == ("True", "PolicyViolation")
+    assert "spec.storage.decryptionKeySecret.name: 'db-password'" in degraded["message"]
+    assert "platform-model-key" in degraded["message"]

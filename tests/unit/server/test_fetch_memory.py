@@ -43,9 +43,10 @@ main()
 """
 
 
-def _peak_rss_of_fetch(package: Path, dest: Path, digest: str) -> tuple[int, int, str]:
+def _peak_rss_of_fetch(package: Path, dest: Path, digest: str, *extra: str) -> tuple[int, int, str]:
     """(exit code, peak RSS in bytes, stderr) of `modelops-server fetch` as the init container runs it."""
-    command = [sys.executable, "-c", _MEASURED, "fetch", str(package), str(dest), "--expected-digest", digest]
+    command = [sys.executable, "-c", _MEASURED, "fetch", str(package), str(dest), "--expected-digest", digest,
+               *extra]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     peak_kb = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("PEAK_KB")]
     assert peak_kb, done.stderr
@@ -65,6 +66,28 @@ def test_a_large_pinned_package_fetches_far_below_the_memory_limit(tmp_path: Pat
         f"\nfetch of a {package.stat().st_size / MIB:.0f} MiB pinned package: peak RSS {peak / MIB:.0f} MiB"
     )
     assert code == 0, stderr
+    assert peak < limit // 2, f"peak RSS {peak / MIB:.0f} MiB vs limit {limit / MIB:.0f} MiB"
+
+
+def test_a_large_encrypted_package_decrypts_as_a_stream(tmp_path: Path) -> None:
+    from modelops.package.encryption import encode_key, generate_key
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "model.onnx").write_bytes(os.urandom(48 * MIB))
+    (source / "metadata.json").write_text("{}")
+    digest = write_manifest(source)
+    key, key_file = generate_key(), tmp_path / "model.key"
+    key_file.write_text(encode_key(key))
+    package = build_package(source, tmp_path / "p.tar.gz.enc", encryption_key=key)
+    code, peak, stderr = _peak_rss_of_fetch(
+        package, tmp_path / "out", digest, "--decryption-key-file", str(key_file)
+    )
+    limit = _limit_bytes(FETCH_RESOURCES["limits"]["memory"])
+    size = f"{package.stat().st_size / MIB:.0f} MiB"
+    print(f"\nfetch of a {size} encrypted package: peak RSS {peak / MIB:.0f} MiB")
+    assert code == 0, stderr
+    assert (tmp_path / "out" / "model.onnx").read_bytes() == (source / "model.onnx").read_bytes()
     assert peak < limit // 2, f"peak RSS {peak / MIB:.0f} MiB vs limit {limit / MIB:.0f} MiB"
 
 
