@@ -27,7 +27,7 @@ def test_demo_refuses_unknown_commands_with_usage() -> None:
 def test_demo_names_only_existing_paths() -> None:
     text = DEMO.read_text()
     paths = {p for p in re.findall(r"\b((?:hack|charts|examples)/[\w./-]+)", text) if not p.endswith("_")}
-    assert '"examples/train_${1}.py"' in text  # the trainers, one per model type:
+    assert '"examples/train_${model}.py"' in text  # the trainers, one per model type:
     paths |= {f"examples/train_{model}.py" for model in ("safety_classifier", "intent_classifier")}
     missing = [p for p in sorted(paths) if not (REPO_ROOT / p.rstrip("/")).exists()]
     assert not missing, f"hack/demo names missing paths: {missing}"

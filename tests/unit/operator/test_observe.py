@@ -102,7 +102,7 @@ class _HealthAnswer:
     def __init__(self, status: int, body: Any) -> None:
         self.answer = (status, body)
 
-    def pod_proxy_get(self, *_: Any) -> tuple[int, Any]:
+    def pod_proxy_get(self, *_: Any, **__: Any) -> tuple[int, Any]:
         return self.answer
 
 
