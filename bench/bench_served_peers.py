@@ -86,7 +86,10 @@ def parse_args() -> argparse.Namespace:
     parser = make_parser(__doc__ or "")
     parser.add_argument("--mlserver-batch-time", type=float, default=0.002, help="max_batch_time, seconds")
     parser.add_argument(
-        "--mlserver-workers", type=int, default=0, help="MLServer parallel_workers (0: in the server process)"
+        "--mlserver-workers",
+        type=int,
+        default=0,
+        help="MLServer parallel_workers (0: in the server process; 1, its default, fails with uvloop 0.23)",
     )
     parser.add_argument("--agreement-texts", type=int, default=0, help="held-out texts checked (0: all)")
     parser.set_defaults(connections=32)

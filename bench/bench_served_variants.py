@@ -5,8 +5,8 @@ exported with `modelctl deploy-model` (the int8 one checked against fp32 on the 
 agreement is reported), served by the real `modelops-server` pinned to --server-cpus, and loaded by `wrk`
 pinned to --load-cpus: requests/s at --connections, p50/p99 at one connection. The variants are
 interleaved in --rounds rounds and each ratio (variant / fp32) is taken within a round, the median
-reported, so that the machine's background load hits all of them alike. The peers (MLServer, KServe) are
-not part of this script.
+reported, so that the machine's background load hits all of them alike. bench_served_peers.py serves the
+same model with the peers (MLServer, KServe) beside modelops-server, reusing this script's helpers.
 
 Usage: .venv/bin/python bench/bench_served_variants.py [--duration 5 --rounds 3 --connections 32]
 """
@@ -118,7 +118,7 @@ def main() -> None:
             rounds = [one_round(servers, scripts, args) for _ in range(args.rounds)]
         finally:
             _stop(servers)
-    result = {"model": str(source), "args": {k: str(v) for k, v in vars(args).items()},
+    result: dict[str, Any] = {"model": str(source), "args": {k: str(v) for k, v in vars(args).items()},
               "export": {name: facts for name, (_m, facts) in exported.items()},
               "summary": summary(rounds), "rounds": rounds}  # fmt: skip
     for name, figures in result["summary"].items():

@@ -17,7 +17,7 @@ from mlserver.types import InferenceRequest, InferenceResponse
 from onnx_text import OnnxTextClassifier
 
 
-class OnnxTextRuntime(MLModel):
+class OnnxTextRuntime(MLModel):  # type: ignore[misc]
     """Tokenize with tokenizer.json, run the ONNX export on one ORT thread, softmax."""
 
     async def load(self) -> bool:
