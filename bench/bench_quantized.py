@@ -5,7 +5,7 @@ deploy-model` runs), then, on one ONNX Runtime thread, measures tokenize + run t
 p50 latency at batch 1 over the evaluation texts, in interleaved rounds (median reported), and each
 variant's label agreement with fp32. Default model: the fine-tuned MiniLM safety classifier from
 `examples/train_safety_classifier.py` (trained once, then cached). This is the in-process half of the
-issue's benchmark; the served comparison with peers (MLServer, KServe) is bench_server.py's job.
+issue's benchmark; the served comparison with peers (MLServer, KServe) is bench_served_peers.py's.
 
 Usage: .venv/bin/python bench/bench_quantized.py [--model-path DIR] [--eval-data FILE] [--rounds 3]
 """

@@ -5,8 +5,8 @@ exported with `modelctl deploy-model` (the int8 one checked against fp32 on the 
 agreement is reported), served by the real `modelops-server` pinned to --server-cpus, and loaded by `wrk`
 pinned to --load-cpus: requests/s at --connections, p50/p99 at one connection. The variants are
 interleaved in --rounds rounds and each ratio (variant / fp32) is taken within a round, the median
-reported, so that the machine's background load hits all of them alike. The peers (MLServer, KServe) are
-not part of this script.
+reported, so that the machine's background load hits all of them alike. bench_served_peers.py serves the
+same model with the peers (MLServer, KServe) beside modelops-server, reusing this script's helpers.
 
 Usage: .venv/bin/python bench/bench_served_variants.py [--duration 5 --rounds 3 --connections 32]
 """
@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_quantized import _default_model
-from bench_server import MODEL_TYPE, Server, _stop, _wrk_script, run_wrk, start_server
+from bench_server import MODEL_TYPE, Server, _load_average, _stop, _wrk_script, run_wrk, start_server
 
 MODELCTL = Path(sys.executable).parent / "modelctl"
 VARIANTS = {"fp32": [], "optimized": ["--optimize"], "int8": ["--quantize", "int8"]}
@@ -34,8 +34,13 @@ TEXT = "I have been feeling really low lately and I am not sure who to talk to a
 
 
 def parse_args() -> argparse.Namespace:
+    return make_parser(__doc__ or "").parse_args()
+
+
+def make_parser(description: str) -> argparse.ArgumentParser:
+    """The flags this bench and bench_served_peers.py share."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--threads", type=int, default=1, help="ORT intra-op threads of the server")
     parser.add_argument("--batch", type=int, default=8, help="server --max-batch-size")
@@ -48,7 +53,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--model", type=Path, default=None, help="save_pretrained dir (default: the example's)"
     )
-    return parser.parse_args()
+    return parser
 
 
 def export(source: Path, root: Path, name: str, flags: list[str]) -> tuple[Path, dict[str, Any]]:
@@ -62,12 +67,15 @@ def export(source: Path, root: Path, name: str, flags: list[str]) -> tuple[Path,
     return models, dict(metadata.get("export", {}))
 
 
-def one_round(servers: dict[str, Server], script: Path, args: argparse.Namespace) -> dict[str, Any]:
+def one_round(
+    servers: dict[str, Server], scripts: dict[str, Path], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Each server at --connections, then at one connection; `scripts` holds each server's wrk script."""
     single = argparse.Namespace(**{**vars(args), "connections": 1})
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"load_average": _load_average()}
     for name, server in servers.items():
-        loaded = run_wrk(server, script, args, args.duration)
-        alone = run_wrk(server, script, single, args.duration)
+        loaded = run_wrk(server, scripts[name], args, args.duration)
+        alone = run_wrk(server, scripts[name], single, args.duration)
         figures[name] = {"loaded": asdict(loaded), "single": asdict(alone)}
     return figures
 
@@ -106,10 +114,11 @@ def main() -> None:
         try:
             for name, (models, _facts) in exported.items():
                 servers[name] = start_server(models, args, args.batch)
-            rounds = [one_round(servers, script, args) for _ in range(args.rounds)]
+            scripts = dict.fromkeys(servers, script)
+            rounds = [one_round(servers, scripts, args) for _ in range(args.rounds)]
         finally:
             _stop(servers)
-    result = {"model": str(source), "args": {k: str(v) for k, v in vars(args).items()},
+    result: dict[str, Any] = {"model": str(source), "args": {k: str(v) for k, v in vars(args).items()},
               "export": {name: facts for name, (_m, facts) in exported.items()},
               "summary": summary(rounds), "rounds": rounds}  # fmt: skip
     for name, figures in result["summary"].items():

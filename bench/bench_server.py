@@ -18,6 +18,7 @@ Usage: .venv/bin/python bench/bench_server.py [--layers 2 --hidden 128 --seq-len
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -59,26 +60,52 @@ class LoadResult:
     mean_batch: float = 0.0
 
 
+PREDICT_PATH = f"/api/v1/ml-models/{MODEL_TYPE}/predict"
+HEALTH_PATH = f"/api/v1/ml-models/{MODEL_TYPE}/health"
+
+
 @dataclass
 class Server:
-    """A running server process and its address."""
+    """A running server process, its address and its predict path (a peer's differs from modelops')."""
 
     base: str
     process: subprocess.Popen[bytes]
+    path: str = PREDICT_PATH
+    batch_metrics: bool = True  # modelops' modelops_batch_size histogram on /metrics
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process, all threads (from /proc/<pid>/stat)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        """User + system CPU time of the server process and its live children, all threads (/proc)."""
+        return sum(_process_cpu_ticks(pid) for pid in _process_tree(self.process.pid)) / CLOCK_TICKS
 
     def batch_totals(self) -> tuple[float, float]:
         """(rows, model runs) so far, from the modelops_batch_size histogram."""
         import httpx
 
+        if not self.batch_metrics:
+            return 0.0, 0.0
         text = httpx.get(f"{self.base}/metrics", timeout=10).text
         rows = re.search(r"^modelops_batch_size_sum\s+(\S+)", text, re.MULTILINE)
         runs = re.search(r"^modelops_batch_size_count\s+(\S+)", text, re.MULTILINE)
         return float(rows.group(1)) if rows else 0.0, float(runs.group(1)) if runs else 0.0
+
+
+def _process_cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # a child that just exited
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _process_tree(pid: int) -> list[int]:
+    """pid and its descendants (a peer may run its model in worker processes)."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        for task in Path(f"/proc/{tree[index]}/task").glob("*/children"):
+            with contextlib.suppress(FileNotFoundError):  # a thread or process that just exited
+                tree.extend(int(child) for child in task.read_text().split())
+        index += 1
+    return tree
 
 
 def parse_args() -> argparse.Namespace:
@@ -172,7 +199,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_healthy(base: str, process: subprocess.Popen[bytes], deadline_s: float = 120.0) -> None:
+def _wait_healthy(
+    base: str, process: subprocess.Popen[bytes], deadline_s: float = 120.0, path: str = HEALTH_PATH
+) -> None:
     import httpx
 
     deadline = time.monotonic() + deadline_s
@@ -180,7 +209,7 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], deadline_s: float
         if process.poll() is not None:
             raise SystemExit(f"server exited with {process.returncode}")
         try:
-            if httpx.get(f"{base}/api/v1/ml-models/{MODEL_TYPE}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{base}{path}", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -201,8 +230,12 @@ def start_server(models_dir: Path, args: argparse.Namespace, max_batch: int) -> 
 
 
 def _wrk_script(text: str, directory: Path) -> Path:
-    body = json.dumps({"text": text})
-    script = directory / "predict.lua"
+    return wrk_post_script({"text": text}, directory / "predict.lua")
+
+
+def wrk_post_script(document: Any, script: Path) -> Path:
+    """A wrk lua script that POSTs `document` as JSON."""
+    body = json.dumps(document)
     script.write_text(
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(body)}\n"
@@ -228,7 +261,7 @@ def parse_wrk(output: str) -> LoadResult:
 
 def run_wrk(server: Server, script: Path, args: argparse.Namespace, seconds: float) -> LoadResult:
     """Saturate the server for `seconds`; also account its CPU time and mean batch over the run."""
-    url = f"{server.base}/api/v1/ml-models/{MODEL_TYPE}/predict"
+    url = f"{server.base}{server.path}"
     command = ["taskset", "-c", args.load_cpus, "wrk", "-t1", f"-c{args.connections}",
                f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url]  # fmt: skip
     rows, runs = server.batch_totals()
