@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 from modelops.sources import configure_tokenizer
 from modelops.training.data import LabelledText
 from modelops.training.finetune import FinetuneSettings, FinetuneTask
+from modelops.training.progress import progress_bar
 
 EVAL_BATCH = 64
 
@@ -75,7 +76,7 @@ def fit(
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     generator = torch.Generator().manual_seed(settings.seed)
     model.train()
-    with _progress(show_progress, total) as advance:
+    with progress_bar(show_progress, total, "fine-tune") as advance:
         for epoch in range(settings.epochs):
             order = torch.randperm(len(rows), generator=generator).tolist()
             for start in range(0, len(order), settings.batch_size):
@@ -102,30 +103,3 @@ def evaluate(
             texts = [row.text for row in rows[start : start + EVAL_BATCH]]
             predicted.extend(model(**_batch(tokenizer, texts)).logits.argmax(dim=1).tolist())
     return [list(labels).index(row.label) for row in rows], predicted
-
-
-class _progress:
-    """A rich progress bar (epoch, step, loss) on a terminal; silent otherwise."""
-
-    def __init__(self, show: bool, total: int) -> None:
-        self.show, self.total = show, total
-        self.bar: Any = None
-        self.task: Any = None
-
-    def __enter__(self) -> Any:
-        if self.show:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn())  # fmt: skip
-            self.bar.start()
-            self.task = self.bar.add_task("fine-tune", total=self.total)
-        return self._advance
-
-    def _advance(self, epoch: int, loss: float) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=f"epoch {epoch} loss {loss:.3f}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()

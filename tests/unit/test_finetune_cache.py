@@ -8,13 +8,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from modelops.training.finetune import (
-    DONE_MARKER,
-    FinetuneSettings,
-    base_model_dir,
-    cache_key,
-    finetune_cached,
-)
+from modelops.training.cache import DONE_MARKER
+from modelops.training.finetune import FinetuneSettings, base_model_dir, cache_key, finetune_cached
 
 REPO = Path(__file__).resolve().parents[2]
 
