@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 SEED = 14
 HELD_OUT_EVERY = 5  # one message in five of every pool is held out
 SYSTEM_SHARE = 0.25  # conversations that start with a system message
-COUNTS = {"risk": 140, "support": 100, "idiom": 70, "diagnosis": 35, "chat": 45}
+COUNTS = {"risk": 170, "support": 100, "idiom": 70, "diagnosis": 35, "chat": 45}
 LEAD_INS = ["", "", "", "", "Can I tell you something? ", "Honestly, ", "I need to say this. ", "Um, "]
 
 Pair = tuple[str, str]

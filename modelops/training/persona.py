@@ -51,14 +51,14 @@ class PersonaError(RuntimeError):
 class PersonaSettings:
     """Hyper-parameters and evaluation settings; all of them are part of the cache key."""
 
-    lora_layers: int = 8  # adapters on the top 8 of 30 layers
+    lora_layers: int = 12  # adapters on the top 12 of 30 layers
     rank: int = 16
     alpha: int = 32
-    epochs: int = 2
+    epochs: int = 3
     batch_size: int = 8
     learning_rate: float = 2e-3
     warmup_fraction: float = 0.1
-    max_length: int = 192
+    max_length: int = 96  # longer conversations lose their oldest exchanges
     seed: int = 14
     max_new_tokens: int = 80
     eval_batch: int = 16

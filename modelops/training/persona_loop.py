@@ -37,8 +37,6 @@ class Batch:
 def load_base(gguf: Path, settings: PersonaSettings) -> tuple[Any, Any]:
     """LlamaForCausalLM (fp32) and its tokenizer from the GGUF file, offline, with the persona template."""
     os.environ["HF_HUB_OFFLINE"] = "1"
-    if not sys.stderr.isatty():
-        os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF conversion's bar, in CI logs
     import transformers
 
     transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
