@@ -136,4 +136,3 @@ def apply_threshold(model: Any, positive: int, threshold: float) -> None:
     shift = math.log(threshold / (1.0 - threshold))
     with torch.no_grad():
         model.classifier.bias[positive] -= shift
-

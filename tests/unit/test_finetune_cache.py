@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from modelops.training.cache import DONE_MARKER
 from modelops.training.data import LabelledText
 from modelops.training.finetune import (
     FinetuneError,
@@ -22,7 +23,6 @@ from modelops.training.finetune import (
     finetune_cached,
     load_splits,
 )
-from modelops.training.cache import DONE_MARKER
 
 REPO = Path(__file__).resolve().parents[2]
 
