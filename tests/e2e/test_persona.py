@@ -173,3 +173,4 @@ def _slow_version_is_rolled_back_by_the_analysis(
     candidate = failure["figures"]["candidate"]
     assert candidate["requests"] >= ANALYSIS["minRequests"] and candidate["p99Ms"] > SLOW_MS, failure
     assert md["spec"]["version"] == "v1.0.0", md["spec"]
+    print(f"\n{SLOW} (+{SLOW_MS} ms before the first token): candidate {candidate}; {failure['reason']}")
