@@ -169,7 +169,8 @@ class DataPlane:
             raise BadRequest(f"{self.settings.model_type} is a classifier; use predict or infer")
         return loaded.generator
 
-    async def _inject_faults(self) -> None:
+    async def inject_faults(self) -> None:
+        """Test-only faults (latency, then 5xx) for the rollback-analysis tests: predict, infer, generate."""
         if not self._faults_apply:
             return
         faults = self.settings.faults
@@ -193,7 +194,7 @@ class DataPlane:
     async def predict(self, texts: list[str]) -> list[Prediction]:
         """Label and scores for each text, batched with concurrent requests."""
         self._model()
-        await self._inject_faults()
+        await self.inject_faults()
         return await self.batcher.submit(texts)
 
     def check_model(self, name: str, version: str | None = None) -> None:
@@ -208,7 +209,7 @@ class DataPlane:
     async def infer(self, request: InferRequest) -> dict[str, Any]:
         """Open Inference Protocol v2 inference: one BYTES text tensor, or the model's own tensors."""
         model = self._model()
-        await self._inject_faults()
+        await self.inject_faults()
         if len(request.inputs) == 1 and request.inputs[0].datatype == "BYTES":
             outputs = await self._infer_texts(model, request.inputs[0])
         else:

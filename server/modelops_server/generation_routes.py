@@ -82,7 +82,9 @@ class GenerationRoutes:
         self.routes.authorize(request)
         defaults = self.dataplane.generator().spec.defaults
         body = await self.routes.body(request)
-        return parse(body, self.settings.max_new_tokens, self.settings.max_text_chars, defaults)
+        parsed = parse(body, self.settings.max_new_tokens, self.settings.max_text_chars, defaults)
+        await self.dataplane.inject_faults()  # after parsing: the latency counts in time to first token
+        return parsed
 
     async def generate(self, request: Request) -> Response:
         """POST /api/v1/ml-models/{model_type}/generate"""

@@ -3,8 +3,9 @@
 `RecordedPod` plays one inference-server process: it observes requests (and predicted labels with their
 top scores) into a `CollectorRegistry` with the server's metric names and labels, and renders them with
 `generate_latest`, exactly the text a pod's /metrics answers. `restart()` replaces the registry
-(counters back to zero, new start time), as a container restart does. Used by
-`tests/unit/operator/analysis/`.
+(counters back to zero, new start time), as a container restart does. `prometheus_answer_from_text`
+turns a real server's /metrics text into a Prometheus query answer. Used by
+`tests/unit/operator/analysis/` and `tests/unit/server/test_generation_analysis.py`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 SERVER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -40,6 +42,7 @@ class RecordedPod:
         self.predictions = Counter(
             "modelops_predictions", "Predicted labels", ["label"], registry=self.registry
         )
+        self.ttft: Histogram | None = None  # registered by the first `first_token`
         self.top_score = Counter(
             "modelops_prediction_top_score", "Sum of top scores by label", ["label"], registry=self.registry
         )
@@ -52,6 +55,18 @@ class RecordedPod:
         for _ in range(count):
             self.requests.labels(endpoint=endpoint, code=code).inc()
             self.duration.labels(endpoint=endpoint).observe(seconds)
+
+    def first_token(self, count: int, seconds: float) -> None:
+        """Record `count` generations whose first token came after `seconds`."""
+        if self.ttft is None:
+            self.ttft = Histogram(
+                "modelops_generation_time_to_first_token_seconds",
+                "Time to first token",
+                buckets=self.buckets,
+                registry=self.registry,
+            )
+        for _ in range(count):
+            self.ttft.observe(seconds)
 
     def predict(self, label: str, count: int = 1, score: float = 0.9) -> None:
         """Record `count` predictions of `label`, each with top score `score` (what /predict counts)."""
@@ -82,4 +97,18 @@ class RecordedPod:
 def prometheus_answer(namespace: str, pods: dict[str, RecordedPod]) -> dict[str, Any]:
     """A successful /api/v1/query answer holding every series of these pods."""
     result = [series for name, pod in pods.items() for series in pod.prometheus_series(namespace, name)]
+    return {"status": "success", "data": {"resultType": "vector", "result": result}}
+
+
+def prometheus_answer_from_text(namespace: str, texts: dict[str, str]) -> dict[str, Any]:
+    """The answer Prometheus would give after scraping these pods' /metrics texts (pod name → text)."""
+    result = [
+        {
+            "metric": {"__name__": sample.name, "namespace": namespace, "pod": pod, **sample.labels},
+            "value": [1_700_000_000.0, repr(float(sample.value))],
+        }
+        for pod, text in texts.items()
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
     return {"status": "success", "data": {"resultType": "vector", "result": result}}

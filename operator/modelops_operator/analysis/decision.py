@@ -10,8 +10,10 @@
   version could not be judged (too little baseline): never a silent pass. The `inconclusive` policy
   (Promote, Hold or Rollback) decides what the operator does; else Passed.
 
-Error rate is 5xx answers over requests. Called by `step.run_step`; `Thresholds` also parses
-`spec.rollback.analysis` and renders it back for `status.analysis.thresholds`.
+Error rate is 5xx (and 429: no capacity) answers over requests; latency is the request duration for
+a classifier and the time to first token for a text-generation model (see `samples`). Called by
+`step.run_step`; `Thresholds` also parses `spec.rollback.analysis` and renders it back for
+`status.analysis.thresholds`.
 """
 
 from __future__ import annotations
@@ -235,7 +237,7 @@ def _error_rate_breach(thresholds: Thresholds, candidate: Figures) -> str | None
     if limit is None or rate is None or rate <= limit:
         return None
     return (
-        f"error rate {rate:.1%} ({candidate.errors} of {candidate.requests} requests answered 5xx) "
+        f"error rate {rate:.1%} ({candidate.errors} of {candidate.requests} requests answered 5xx or 429) "
         f"exceeds maxErrorRate {limit:.1%}"
     )
 

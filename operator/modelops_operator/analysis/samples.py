@@ -2,9 +2,17 @@
 
 The analysis (issue 8) judges a model version on its error rate and p99 latency. The server exposes
 `modelops_requests_total{endpoint,code}` and the histogram `modelops_request_duration_seconds{endpoint}`;
-this module keeps only the prediction endpoints and sums them per pod into a flat `PodCounters` mapping:
-`requests` (answers other than 4xx), `errors` (5xx answers), one `le:<bound>` entry per cumulative
-latency bucket and, when the process exposes it, `start` (process start time, used to spot restarts).
+this module keeps only the model endpoints (classifiers: `predict`, `infer`; text generation:
+`generate`, `chat_completions`, `generate_oip`) and sums them per pod into a flat `PodCounters` mapping:
+`requests` (answers other than 4xx), `errors` (5xx answers, and 429: see `is_server_error`), one
+`le:<bound>` entry per cumulative latency bucket and, when the process exposes it, `start` (process
+start time, used to spot restarts).
+
+Which histogram is the latency: for a classifier the request duration of `predict`/`infer`; for a
+text-generation model the time to first token (`modelops_generation_time_to_first_token_seconds`),
+because a generation's whole duration grows with the answer's length (and a stream's with the
+client), while the wait for the first token is what a user feels and what a slower version moves.
+The generation endpoints' request durations are therefore not read.
 For the model-aware thresholds it also keeps `label:<name>` (predictions per label, from
 `modelops_predictions_total`) and `topScore` (the sum of their top scores). Flat string keys keep the
 window state JSON-serialisable for `status.analysis.state`.
@@ -25,7 +33,10 @@ BUCKET_METRIC = "modelops_request_duration_seconds_bucket"
 START_METRIC = "process_start_time_seconds"
 PREDICTIONS_METRIC = "modelops_predictions_total"
 TOP_SCORE_METRIC = "modelops_prediction_top_score_total"
-ANALYSED_ENDPOINTS = frozenset({"predict", "infer"})
+TTFT_BUCKET_METRIC = "modelops_generation_time_to_first_token_seconds_bucket"
+GENERATION_ENDPOINTS = frozenset({"generate", "chat_completions", "generate_oip"})
+ANALYSED_ENDPOINTS = frozenset({"predict", "infer"}) | GENERATION_ENDPOINTS
+CAPACITY_CODE = "429"
 
 REQUESTS = "requests"
 ERRORS = "errors"
@@ -83,13 +94,14 @@ def label_of(key: str) -> str | None:
 
 
 def is_client_error(code: str) -> bool:
-    """True for HTTP 4xx status codes: they do not count toward `minRequests` or the error rate."""
-    return code.startswith("4")
+    """True for HTTP 4xx status codes other than 429: a caller's mistake, not counted at all."""
+    return code.startswith("4") and code != CAPACITY_CODE
 
 
 def is_server_error(code: str) -> bool:
-    """True for HTTP 5xx status codes (and the label "timeout", which some servers use)."""
-    return code.startswith("5") or code == "timeout"
+    """True for 5xx, the label "timeout", and 429: a request the version had no capacity to serve
+    (generation slots and queue full) was not served; a version that slows down sheds load this way."""
+    return code.startswith("5") or code in ("timeout", CAPACITY_CODE)
 
 
 def parse_exposition(text: str) -> PodCounters:
@@ -121,7 +133,11 @@ def _add_sample(counters: PodCounters, sample: RawSample) -> None:
         key = label_key(sample.labels["label"]) if sample.name == PREDICTIONS_METRIC else TOP_SCORE
         counters[key] = counters.get(key, 0.0) + sample.value
         return
-    if sample.labels.get("endpoint") not in ANALYSED_ENDPOINTS:
+    if sample.name == TTFT_BUCKET_METRIC and "le" in sample.labels:
+        _add_bucket(counters, sample)  # text generation: time to first token is the latency
+        return
+    endpoint = sample.labels.get("endpoint")
+    if endpoint not in ANALYSED_ENDPOINTS:
         return
     if sample.name == REQUESTS_METRIC:
         if is_client_error(sample.labels.get("code", "")):
@@ -129,6 +145,10 @@ def _add_sample(counters: PodCounters, sample: RawSample) -> None:
         counters[REQUESTS] += sample.value
         if is_server_error(sample.labels.get("code", "")):
             counters[ERRORS] += sample.value
-    elif sample.name == BUCKET_METRIC and "le" in sample.labels:
-        key = bucket_key(float(sample.labels["le"]))
-        counters[key] = counters.get(key, 0.0) + sample.value
+    elif sample.name == BUCKET_METRIC and "le" in sample.labels and endpoint not in GENERATION_ENDPOINTS:
+        _add_bucket(counters, sample)
+
+
+def _add_bucket(counters: PodCounters, sample: RawSample) -> None:
+    key = bucket_key(float(sample.labels["le"]))
+    counters[key] = counters.get(key, 0.0) + sample.value

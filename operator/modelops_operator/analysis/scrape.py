@@ -30,6 +30,7 @@ from .samples import (
     REQUESTS_METRIC,
     START_METRIC,
     TOP_SCORE_METRIC,
+    TTFT_BUCKET_METRIC,
     MetricsParseError,
     PodCounters,
     RawSample,
@@ -122,7 +123,8 @@ def scrape_prometheus(targets: Targets, query: PrometheusQuery) -> Snapshot:
 
 def prometheus_selector(namespace: str, pods: Iterable[str]) -> str:
     """PromQL selecting the analysed series of these pods."""
-    names = "|".join([REQUESTS_METRIC, BUCKET_METRIC, START_METRIC, PREDICTIONS_METRIC, TOP_SCORE_METRIC])
+    metrics = [REQUESTS_METRIC, BUCKET_METRIC, TTFT_BUCKET_METRIC, START_METRIC, PREDICTIONS_METRIC]
+    names = "|".join([*metrics, TOP_SCORE_METRIC])
     pod_pattern = "|".join(sorted(pods))
     return f'{{__name__=~"{names}",namespace="{namespace}",pod=~"{pod_pattern}"}}'
 

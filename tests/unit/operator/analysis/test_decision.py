@@ -24,7 +24,9 @@ def test_error_rate_above_the_limit_fails_before_the_window_ends() -> None:
     verdict = decide(STRICT, Figures(requests=40, errors=12, p99_ms=50.0), STABLE, elapsed_s=4)
 
     assert verdict.phase is Phase.FAILED
-    assert verdict.message == ("error rate 30.0% (12 of 40 requests answered 5xx) exceeds maxErrorRate 5.0%")
+    assert verdict.message == (
+        "error rate 30.0% (12 of 40 requests answered 5xx or 429) exceeds maxErrorRate 5.0%"
+    )
 
 
 def test_error_rate_at_the_limit_passes() -> None:

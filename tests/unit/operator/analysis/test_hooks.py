@@ -183,7 +183,7 @@ def test_collect_then_judge_until_the_verdict(endpoints: tuple[FakeEndpoints, st
 
     # scrapes every intervalSeconds (0, 2); by second 2: 10 requests, 2 answered 503 (20%): Fail
     assert actions == [(0, True, "Wait"), (1, False, "Wait"), (2, True, "Fail"), (3, False, "Fail")]
-    assert "error rate 20.0% (2 of 10 requests answered 5xx)" in md["status"]["analysis"]["message"]
+    assert "error rate 20.0% (2 of 10 requests answered 5xx or 429)" in md["status"]["analysis"]["message"]
 
 
 def test_a_retried_failed_version_is_analysed_afresh(endpoints: tuple[FakeEndpoints, str]) -> None:

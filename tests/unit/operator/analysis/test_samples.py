@@ -2,6 +2,7 @@
 
 import pytest
 
+from modelops_operator.analysis.decision import figures_from_totals
 from modelops_operator.analysis.samples import (
     ERRORS,
     REQUESTS,
@@ -82,3 +83,26 @@ def test_bucket_keys_round_trip() -> None:
 def test_malformed_text_is_a_parse_error() -> None:
     with pytest.raises(MetricsParseError, match="cannot parse Prometheus metrics"):
         parse_exposition('modelops_requests_total{endpoint="predict" 1\n')
+
+
+def test_generation_endpoints_count_and_429_is_an_error() -> None:
+    pod = RecordedPod()
+    pod.serve(6, code="200", endpoint="generate")
+    pod.serve(3, code="200", endpoint="chat_completions")
+    pod.serve(2, code="429", endpoint="generate_oip")  # no generation slot: not served
+    pod.serve(1, code="503", endpoint="chat_completions")
+    pod.serve(5, code="400", endpoint="generate")  # a caller's mistake: not counted
+
+    counters = parse_exposition(pod.exposition())
+
+    assert (counters[REQUESTS], counters[ERRORS]) == (12, 3)
+
+
+def test_text_generation_latency_is_the_time_to_first_token() -> None:
+    pod = RecordedPod()
+    pod.serve(20, code="200", seconds=4.0, endpoint="generate")  # whole generations: long answers
+    pod.first_token(20, seconds=0.02)
+
+    figures = figures_from_totals(parse_exposition(pod.exposition()))
+
+    assert figures.p99_ms is not None and figures.p99_ms <= 25.0

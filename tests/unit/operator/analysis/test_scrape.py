@@ -121,6 +121,7 @@ def test_a_prometheus_error_is_reported() -> None:
 def test_prometheus_selector() -> None:
     assert prometheus_selector("ns", ["b", "a"]) == (
         '{__name__=~"modelops_requests_total|modelops_request_duration_seconds_bucket|'
+        "modelops_generation_time_to_first_token_seconds_bucket|"
         'process_start_time_seconds|modelops_predictions_total|modelops_prediction_top_score_total"'
         ',namespace="ns",pod=~"a|b"}'
     )

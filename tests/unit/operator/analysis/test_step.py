@@ -99,7 +99,7 @@ def test_a_failing_candidate_is_failed_as_soon_as_it_served_enough() -> None:
     assert progress.phase is Phase.FAILED
     assert progress.should_rollback and progress.finished
     assert not progress.should_promote
-    assert "error rate 30.0% (6 of 20 requests answered 5xx)" in progress.message
+    assert "error rate 30.0% (6 of 20 requests answered 5xx or 429)" in progress.message
     assert status["candidate"] == {
         "version": "v1.1.0",
         "requests": 20,
