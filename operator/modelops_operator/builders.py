@@ -150,6 +150,14 @@ def build_deployment(
     }
 
 
+def _tmp_volume(store: dict[str, Any]) -> dict[str, Any]:
+    """The server's /tmp. The server verifies and loads a private copy of the model from it (snapshot.py),
+    so for an encrypted package it is memory-backed too: clear bytes never reach the node's disk."""
+    if store.get("decryptionKeySecret"):
+        return {"name": "tmp", "emptyDir": {"medium": "Memory"}}
+    return {"name": "tmp", "emptyDir": {}}
+
+
 def _pod_template(
     md: dict[str, Any], mv: dict[str, Any], version: str, settings: Settings, slot_labels: dict[str, str]
 ) -> dict[str, Any]:
@@ -168,7 +176,7 @@ def _pod_template(
     container["volumeMounts"].append({"name": "tmp", "mountPath": "/tmp"})
     pod_spec: dict[str, Any] = {
         "containers": [container],
-        "volumes": [*pieces.volumes, *(v for _, v in secrets), {"name": "tmp", "emptyDir": {}}],
+        "volumes": [*pieces.volumes, *(v for _, v in secrets), _tmp_volume(store)],
         "terminationGracePeriodSeconds": 15,
         "enableServiceLinks": False,
         "securityContext": POD_SECURITY_CONTEXT,

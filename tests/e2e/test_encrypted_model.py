@@ -118,8 +118,10 @@ def _check_pod_spec(kubectl: Kubectl, namespace: str) -> None:
     assert pods
     for pod in pods:
         spec = pod["spec"]
-        models = next(v for v in spec["volumes"] if v["name"] == "models")
-        assert models["emptyDir"].get("medium") == "Memory", models
+        # Every writable volume the clear files can reach (the model volume, the server's /tmp where it
+        # loads a private copy from) is memory-backed.
+        for volume in (v for v in spec["volumes"] if "emptyDir" in v):
+            assert volume["emptyDir"].get("medium") == "Memory", volume
         (init,) = spec["initContainers"]
         assert any(m["name"] == "decryption-key" for m in init["volumeMounts"])
         assert all(m["name"] != "decryption-key" for c in spec["containers"] for m in c["volumeMounts"])

@@ -304,6 +304,9 @@ def test_encrypted_package_key_only_in_the_fetch_and_model_volume_in_memory() ->
     assert all(m["name"] != "decryption-key" for c in pod["containers"] for m in c["volumeMounts"])
     models = next(v for v in pod["volumes"] if v["name"] == "models")
     assert models["emptyDir"] == {"medium": "Memory", "sizeLimit": PACKAGE_SIZE_LIMIT}
+    # The server loads a private copy of the model (snapshot.py) from its /tmp: memory-backed too.
+    tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+    assert tmp["emptyDir"] == {"medium": "Memory"}
     limit = int(init["resources"]["limits"]["memory"].removesuffix("Mi"))
     assert limit > int(PACKAGE_SIZE_LIMIT.removesuffix("Mi")), "tmpfs pages count against the fetch"
     assert init["terminationMessagePolicy"] == "FallbackToLogsOnError"
@@ -314,3 +317,4 @@ def test_clear_package_volume_stays_on_disk() -> None:
     pod = builders.build_deployment(md, model_version("v1.0.0"), SETTINGS)["spec"]["template"]["spec"]
     models = next(v for v in pod["volumes"] if v["name"] == "models")
     assert "medium" not in models["emptyDir"]
+    assert "medium" not in next(v for v in pod["volumes"] if v["name"] == "tmp")["emptyDir"]
