@@ -3,14 +3,19 @@ sealed with another key is refused with the reason in the ModelDeployment's stat
 
 The key Secret is named by `spec.storage.decryptionKeySecret` and allowed by the operator's platform
 policy (`decryptionKeySecrets`); the builders mount it into the fetch init container only and make the
-model volume a memory-backed emptyDir (checked on the pod spec here; the node's disk itself is not
-inspected, since CI machines differ). v1.0.0 serves and predicts; v1.1.0, sealed with a different key,
-fails its fetch with "wrong decryption key" and the operator rolls back to v1.0.0 with that reason.
+model volume and the server's /tmp memory-backed emptyDirs (checked on the pod spec). The serving pods'
+directories under this cluster's own kubelet root hold no clear byte of the model: the scan stays on
+the kubelet root's filesystem (a memory-backed volume is a mount of its own, whether or not this
+process sees it, and never the disk), so it reads no mount table and no host path outside the
+checkout. v1.0.0 serves and predicts; v1.1.0, sealed with a different key, fails its fetch with
+"wrong decryption key" and the operator rolls back to v1.0.0 with that reason.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,6 +106,7 @@ def test_encrypted_model_serves_and_a_wrong_key_is_refused_with_the_reason(
         )
         assert answer["label"] in {"safe", "risk"}, answer
         _check_pod_spec(kubectl, namespace)
+        _check_no_clear_bytes_on_disk(cluster, namespace, dirs["v1.0.0"])
 
         patch = json.dumps({"spec": {"version": "v1.1.0"}})
         kubectl.run("patch", "modeldeployment", NAME, "-n", namespace, "--type=merge", "-p", patch)
@@ -111,6 +117,33 @@ def test_encrypted_model_serves_and_a_wrong_key_is_refused_with_the_reason(
         [failed] = md["status"]["failedVersions"]
         assert failed["version"] == "v1.1.0", operator.log_tail()
         assert "wrong decryption key" in failed["reason"], failed
+
+
+def _check_no_clear_bytes_on_disk(cluster: Any, namespace: str, model_dir: Path) -> None:
+    """No file of the serving pods' kubelet directories, on the kubelet root's own filesystem, holds a
+    piece of the clear model (its manifest, a slice from the middle of its graph)."""
+    onnx = (model_dir / "model.onnx").read_bytes()
+    middle = next(i for i in range(len(onnx) // 2, len(onnx) - 96) if len(set(onnx[i : i + 96])) >= 40)
+    needles = [(model_dir / "manifest.json").read_bytes()[:200], onnx[middle : middle + 96]]
+    pods = cluster.client.json("get", "pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={NAME}")
+    roots = [cluster.layout.kubelet_dir / "pods" / p["metadata"]["uid"] for p in pods["items"]]
+    assert roots and all(r.is_dir() for r in roots), roots
+    device = os.stat(cluster.layout.kubelet_dir).st_dev
+    found = [
+        f for r in roots for f in _files_on_device(r, device) if any(n in f.read_bytes() for n in needles)
+    ]
+    assert not found, f"clear model bytes on the node's disk: {found}"
+
+
+def _files_on_device(root: Path, device: int) -> Iterator[Path]:
+    for entry in os.scandir(root):
+        info = entry.stat(follow_symlinks=False)
+        if info.st_dev != device:  # another filesystem mounted here (tmpfs of a Memory emptyDir, a Secret)
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            yield from _files_on_device(Path(entry.path), device)
+        elif stat.S_ISREG(info.st_mode):
+            yield Path(entry.path)
 
 
 def _check_pod_spec(kubectl: Kubectl, namespace: str) -> None:
