@@ -1,7 +1,9 @@
 """Model directories and the Python server's answers for the Node.js client's tests (clients/node/test/).
 
 `PYTHONPATH=tests python -m support.node_fixtures OUT` writes `OUT/models/` (several types and versions
-built by `support.models.make_model_dir`, and a BERT-like encoder from `bench/encoder_model.py`),
+built by `support.models.make_model_dir`, a BERT-like encoder from `bench/encoder_model.py`, and the tiny
+Hugging Face BERT of `support.tiny_bert` exported, signed and packaged by `modelctl deploy-model`, from its
+content-keyed cache, its verifying key in `OUT/bert-keys/`),
 `OUT/signed/` (a model signed with model-signing, key pair in `OUT/keys/`), `OUT/persona/` (the tiny
 text-generation Llama of `support.persona`, from its content-keyed cache: `models/` and the verifying key
 `keys/signing-key.pub`, served by real `modelops-server` processes in the Node generation tests) and
@@ -29,6 +31,7 @@ from modelops_server.model import TextClassifier, load_verified_model
 from modelops_server.settings import ServerSettings
 from support.models import make_model_dir
 from support.persona import cached_persona_models
+from support.tiny_bert import cached_tiny_bert_deployment
 
 TEXTS = [
     "hello, how are you today?",
@@ -48,6 +51,7 @@ MODELS = [
     ("intent_classifier", "v0.9.0", ("chat", "question", "crisis")),
     ("intent_classifier", "v0.10.0", ("chat", "question", "crisis")),
 ]
+HF_BERT = ("hf_bert_classifier", "v1.0.0")
 
 
 def _encoder_dir(models: Path) -> Path:
@@ -57,6 +61,15 @@ def _encoder_dir(models: Path) -> Path:
 
     encoder = build_encoder(layers=2, hidden=64, heads=4, num_labels=2, seed=7)
     return make_model_dir(models, "encoder_classifier", "v1.0.0", ("safe", "risk"), model_bytes=encoder)
+
+
+def _hf_bert_dir(out: Path) -> Path:
+    """The tiny HF BERT as `deploy-model --export onnx --sign-key --package` wrote it, copied in."""
+    deployment = cached_tiny_bert_deployment(HF_BERT[0], HF_BERT[1])
+    shutil.copytree(deployment.root / HF_BERT[0], out / "models" / HF_BERT[0], symlinks=True)
+    (out / "bert-keys").mkdir()
+    shutil.copy2(deployment.public_key, out / "bert-keys" / deployment.public_key.name)
+    return out / "models" / HF_BERT[0] / HF_BERT[1]
 
 
 def _answers(model_dir: Path) -> dict[str, Any]:
@@ -78,6 +91,7 @@ def write_fixtures(out: Path) -> Path:
     models = out / "models"
     answers = [_answers(make_model_dir(models, t, v, labels)) for t, v, labels in MODELS]
     answers.append(_answers(_encoder_dir(models)))
+    answers.append(_answers(_hf_bert_dir(out)))
     _private, _public = generate_keypair(out / "keys")
     signed = make_model_dir(out / "signed", "safety_classifier", "v1.0.0")
     sign_model_dir(signed, _private)

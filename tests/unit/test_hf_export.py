@@ -15,46 +15,20 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner, Result
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertForSequenceClassification
 
 from modelops.cli.main import cli
 from modelops.package.metadata import ModelMetadata
 from support.models import VOCAB, write_tokenizer
 from support.serving import MODEL_TYPE, SEED_PREDICT, serving, settings_for
+from support.tiny_bert import LABELS, tiny_bert, write_tiny_bert_dir
 
-LABELS = ["safe", "risk"]
 TEXTS = ["hello, how are you today?", "i want to hurt myself", "thanks for the help", "we talk about work"]
-
-
-def _config(**overrides: Any) -> BertConfig:
-    values: dict[str, Any] = {
-        "vocab_size": len(VOCAB),
-        "hidden_size": 32,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "intermediate_size": 64,
-        "max_position_embeddings": 64,
-        "id2label": dict(enumerate(LABELS)),
-        "label2id": {label: i for i, label in enumerate(LABELS)},
-    }
-    values.update(overrides)
-    return BertConfig(**values)
-
-
-def _tiny_bert() -> BertForSequenceClassification:
-    torch.manual_seed(7)
-    model = BertForSequenceClassification(_config())
-    with torch.no_grad():
-        model.classifier.weight.mul_(40.0)  # confident labels, so int8 rounding rarely flips one
-    return model.eval()
 
 
 @pytest.fixture(scope="module")
 def hf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("tiny-bert")
-    _tiny_bert().save_pretrained(directory)
-    write_tokenizer(directory)
-    return directory
+    return write_tiny_bert_dir(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +49,7 @@ def _deploy(models: Path, model_path: Path, *extra: str) -> Result:
 def _transformers_scores(texts: list[str]) -> np.ndarray[Any, Any]:
     from tokenizers import Tokenizer
 
-    model, tokenizer = _tiny_bert(), Tokenizer.from_str(_tokenizer_json())
+    model, tokenizer = tiny_bert(), Tokenizer.from_str(_tokenizer_json())
     rows = []
     for text in texts:
         encoding = tokenizer.encode(text)
@@ -116,7 +90,7 @@ async def test_save_pretrained_dir_is_signed_packaged_served_and_matches_transfo
 
 
 def _pickled(folder: Path) -> Path:
-    torch.save(_tiny_bert(), folder / "model.pt")
+    torch.save(tiny_bert(), folder / "model.pt")
     return folder / "model.pt"
 
 
@@ -137,7 +111,7 @@ class _LogitsTuple(torch.nn.Module):
 def _torchscript(folder: Path) -> Path:
     ids = torch.tensor([[2, 10, 11, 3]])
     traced = torch.jit.trace(
-        _LogitsTuple(_tiny_bert()).eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids))
+        _LogitsTuple(tiny_bert()).eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids))
     )
     traced.save(str(folder / "model.pt"))
     return folder / "model.pt"
@@ -166,7 +140,7 @@ def _refusal_cases(hf: Path, root: Path) -> dict[str, tuple[Path, str]]:
     pickled = root / "pickled"
     pickled.mkdir()
     cases["pickle without flag"] = (_pickled(pickled), "--trust-pickle")
-    torch.save(_tiny_bert().state_dict(), root / "state.pt")
+    torch.save(tiny_bert().state_dict(), root / "state.pt")
     cases["state dict"] = (root / "state.pt", "only a state dict")
     cases["bare safetensors"] = (hf / "model.safetensors", "no architecture")
     no_tokenizer = copy("no-tokenizer")

@@ -24,6 +24,7 @@ describe('model service (local mode)', () => {
   test('listAvailableModels returns the seed shape, versions sorted by semver', async () => {
     assert.deepEqual(await service.listAvailableModels(), {
       encoder_classifier: ['v1.0.0'],
+      hf_bert_classifier: ['v1.0.0'],
       intent_classifier: ['v0.9.0', 'v0.10.0'],
       safety_classifier: ['v1.0.0', 'v1.1.0', 'v1.2.0-rc.1', 'v1.10.0'],
     });
