@@ -70,10 +70,13 @@ def setup(apiserver: Any, crds: list[str], tmp_path_factory: pytest.TempPathFact
     manifest = _render(tmp_path_factory.mktemp("policy"), f"pol-{suffix}")
     kubectl = [apiserver.kubectl, "--kubeconfig", apiserver.kubeconfig]
     run_tool([*kubectl, "apply", "-f", "-"], input=manifest, env=apiserver.env)
-    # The apiserver compiles a new policy asynchronously: wait until a hostile row is really refused.
-    canary = model_deployment_for(TABLE[0], 999, enforced)
-    Poller(30, what="the ValidatingAdmissionPolicy to refuse a hostile spec").until(
-        lambda: _denied(kube, canary) is not None
+    # The apiserver compiles each new policy asynchronously (the ModelDeployment and the ModelVersion
+    # policies apart): wait until a hostile row of each kind is really refused.
+    md_row = next(r for r in TABLE if r.kind == "md")
+    mv_row = next(r for r in TABLE if r.kind != "md")
+    probes = [model_deployment_for(md_row, 998, enforced), model_version_for(mv_row, 999, enforced)]
+    Poller(60, what="the ValidatingAdmissionPolicies to refuse a hostile spec of each kind").until(
+        lambda: all(_denied(kube, probe) is not None for probe in probes)
     )
     try:
         yield Setup(kube, enforced, unbound)
