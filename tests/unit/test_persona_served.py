@@ -117,6 +117,9 @@ def test_a_risk_message_gets_the_crisis_response(served: Served) -> None:
     assert _blocked_count(served.persona) == before + 1
 
 
+# Only the route is asserted: the model's own wording may still mention crisis lines (greedy int4 answers
+# vary with the thread count; in `make demo`'s pod this idiom got "... Please call or text 988 ...";
+# held-out idiom_false_alarm 0.056), which is the persona's quality, not the guardrail's.
 def test_a_harmless_idiom_is_answered_by_the_model(served: Served) -> None:
     answer = _post(served.persona, GENERATE, _chat(IDIOM))
     assert answer["finish_reason"] in ("stop", "length"), answer
