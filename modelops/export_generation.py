@@ -7,7 +7,8 @@ The graph comes from onnxruntime-genai's model builder (a decoder with a KV cach
 weights with int8 activations for CPU). The prompt is built from the model's Hugging Face chat
 template (`modelops.package.generation.render_prompt`, checked here against
 `tokenizer.apply_chat_template`), and the golden generation (greedy token ids of fixed messages) is
-recorded from the exported graph; for fp32 it must also equal `transformers`' greedy output.
+recorded from the exported graph; for fp32 it must also equal `transformers`' greedy output. The
+source's held-out figures (`metrics.json`, when present) become the metadata's `metrics`.
 """
 
 from __future__ import annotations
@@ -91,12 +92,22 @@ def export_generation(
         agreement = _check_torch_parity(source, spec.golden)
     metadata = ModelMetadata(
         model_type=model_type, version=version, labels=[], framework="onnxruntime-genai",
-        task=TEXT_GENERATION, generation=spec.to_dict(),
+        task=TEXT_GENERATION, generation=spec.to_dict(), metrics=_source_metrics(source),
         export={"source": "huggingface-causal-lm", "builder": f"onnxruntime-genai {BUILDER_VERSION}",
                 "precision": precision, "torch_greedy_equal": agreement},
     )  # fmt: skip
     metadata.save(out)
     return GenerationExport(onnx_path=out / "model.onnx", metadata=metadata)
+
+
+def _source_metrics(source: Path) -> dict[str, float]:
+    """The source directory's held-out figures (metrics.json, optional) for metadata.json `metrics`."""
+    from modelops.sources import SourceError, read_metrics
+
+    try:
+        return read_metrics(source / "metrics.json")
+    except SourceError as error:
+        raise GenerationExportError(str(error)) from error
 
 
 def build_graph(source: Path, out: Path, precision: str) -> None:
