@@ -20,7 +20,6 @@ no HTTP-only analysis catches.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,9 +31,8 @@ from typing import Any
 import httpx
 import pytest
 
-from support.cluster import Kubectl, Poller
+from support.cluster import Kubectl
 from support.e2e import (
-    OperatorProcess,
     model_root,
     model_version_object,
     model_versions,
@@ -43,9 +41,10 @@ from support.e2e import (
     service_url,
 )
 from support.models import build_onnx_model, make_model_dir
+from support.scene import ModelDeploymentScene
 
 MODEL = "safety_classifier"
-NAME = "safety-classifier-production"
+NAME = ModelDeploymentScene.name  # the one object both tests drive
 VERSIONS = ["v1.0.0", "v1.1.0", "v1.2.0"]
 FAILING = "v1.1.0"
 WINDOW_S, INTERVAL_S, MIN_REQUESTS, MAX_ERROR_RATE = 20, 2, 20, 0.05
@@ -173,39 +172,7 @@ def model_deployment(
     }
 
 
-@dataclass
-class Scene:
-    """The test's namespace: the ModelDeployment, and what to show when a wait fails."""
-
-    kubectl: Kubectl
-    namespace: str
-    operator: OperatorProcess
-
-    def md(self) -> dict[str, Any]:
-        found = self.kubectl.get("modeldeployment", NAME, self.namespace)
-        assert found is not None, f"ModelDeployment {NAME} disappeared"
-        return found
-
-    def set_version(self, version: str) -> None:
-        patch = json.dumps({"spec": {"version": version}})
-        self.kubectl.run("patch", "modeldeployment", NAME, "-n", self.namespace, "--type=merge", "-p", patch)
-
-    def wait(self, what: str, timeout: float, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        def reached() -> dict[str, Any] | None:
-            md = self.md()
-            return md if check(md) else None
-
-        try:
-            return Poller(timeout, interval=0.2, what=what).until(reached)
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{self.describe()}") from None
-
-    def describe(self) -> str:
-        status = json.dumps(self.md().get("status", {}), indent=1)[-4000:]
-        pods = self.kubectl.run("get", "pods", "-o", "wide", "-n", self.namespace)
-        events = self.kubectl.run("get", "events", "--sort-by=.lastTimestamp", "-n", self.namespace)[-3000:]
-        operator = self.operator.log_tail()
-        return f"status: {status}\n{pods}\n--- events ---\n{events}\n--- operator ---\n{operator}"
+Scene = ModelDeploymentScene
 
 
 def stable_is(version: str) -> Callable[[dict[str, Any]], bool]:

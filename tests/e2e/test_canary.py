@@ -33,7 +33,6 @@ import pytest
 
 from support.cluster import Kubectl, Poller
 from support.e2e import (
-    OperatorProcess,
     model_root,
     model_version_object,
     model_versions,
@@ -41,9 +40,10 @@ from support.e2e import (
     running_operator,
     service_url,
 )
+from support.scene import ModelDeploymentScene
 
 MODEL = "safety_classifier"
-NAME = "safety-classifier-production"
+NAME = ModelDeploymentScene.name  # the one object both tests drive
 SLOT_B = f"{NAME}-b"
 STABLE, CANARY = "v1.0.0", "v1.1.0"
 REPLICAS = 4
@@ -153,30 +153,10 @@ def model_deployment(
 
 
 @dataclass
-class Scene:
-    kubectl: Kubectl
-    namespace: str
-    operator: OperatorProcess
+class Scene(ModelDeploymentScene):
+    """The shared scene, plus the canary's pods, Deployments and `modelctl rollout`."""
+
     kubeconfig: Path
-
-    def md(self) -> dict[str, Any]:
-        found = self.kubectl.get("modeldeployment", NAME, self.namespace)
-        assert found is not None, f"ModelDeployment {NAME} disappeared"
-        return found
-
-    def set_version(self, version: str) -> None:
-        patch = json.dumps({"spec": {"version": version}})
-        self.kubectl.run("patch", "modeldeployment", NAME, "-n", self.namespace, "--type=merge", "-p", patch)
-
-    def wait(self, what: str, timeout: float, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        def reached() -> dict[str, Any] | None:
-            md = self.md()
-            return md if check(md) else None
-
-        try:
-            return Poller(timeout, interval=0.2, what=what).until(reached)
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{self.describe()}") from None
 
     def pods(self, selector: str) -> list[dict[str, Any]]:
         listed = self.kubectl.json("get", "pods", "-n", self.namespace, "-l", selector)
@@ -192,13 +172,6 @@ class Scene:
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 0, f"{' '.join(args)}: {done.stdout}{done.stderr}"
         return done.stdout
-
-    def describe(self) -> str:
-        status = json.dumps(self.md().get("status", {}), indent=1)[-4000:]
-        pods = self.kubectl.run("get", "pods", "-o", "wide", "-n", self.namespace)
-        events = self.kubectl.run("get", "events", "--sort-by=.lastTimestamp", "-n", self.namespace)[-3000:]
-        operator = self.operator.log_tail()
-        return f"status: {status}\n{pods}\n--- events ---\n{events}\n--- operator ---\n{operator}"
 
 
 def make_scene(
