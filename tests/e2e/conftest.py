@@ -1,19 +1,23 @@
 """Fixtures for the e2e tier: the real local cluster (`hack/localkube up`), a namespace per test, images.
 
 `cluster` brings localkube up once per session (a no-op when it already runs) and leaves it running for
-the next session. Tests marked `disruptive` (they stop or restart the shared cluster) run last.
+the next session. Tests marked `disruptive` (they stop or restart the shared cluster) run last. `s3` is
+a real S3 server for the object-store, encrypted-package and restricted-namespace tests.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from localkube_py.settings import REPO_ROOT, Layout
 from support.cluster import Kubectl, Poller, condition_is, temporary_namespace
+from support.e2e import node_ip
 from support.localkube import LocalCluster, run_localkube
+from support.s3server import S3Server, running_s3_server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -64,3 +68,11 @@ def crds_installed(cluster: LocalCluster) -> None:
         Poller(60, what=f"CRD {crd} Established").until(
             lambda c=crd: condition_is(kubectl.get("crd", c), "Established", "True")
         )
+
+
+@pytest.fixture
+def s3(cluster: LocalCluster, tmp_path: Path) -> Iterator[S3Server]:
+    """A real S3 server (versitygw) on the node's address, with a `models` bucket, for one test."""
+    with running_s3_server(tmp_path / "s3", host=node_ip(cluster.client)) as server:
+        server.create_bucket("models")
+        yield server

@@ -24,27 +24,19 @@ from support.cluster import Kubectl, Poller, condition_is
 from support.e2e import (
     digest_of,
     http_json,
-    node_ip,
     push_model,
     running_operator,
     s3_model_objects,
     service_url,
 )
 from support.models import make_model_dir
-from support.s3server import S3Server, running_s3_server
+from support.s3server import S3Server
 
 MODEL = "safety_classifier"
 NAME = "safety-classifier-production"
 DEADLINE_S = 30
 HEALTH = f"/api/v1/ml-models/{MODEL}/health"
 SERVER_UID = 10001  # the server image's user (server/Dockerfile)
-
-
-@pytest.fixture
-def s3(cluster: Any, tmp_path: Path) -> Iterator[S3Server]:
-    with running_s3_server(tmp_path / "s3", host=node_ip(cluster.client)) as server:
-        server.create_bucket("models")
-        yield server
 
 
 def _objects(

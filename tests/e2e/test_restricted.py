@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,13 @@ from support.cluster import Kubectl, Poller, condition_is
 from support.e2e import (
     E2E_POLICY,
     http_json,
-    node_ip,
     push_model,
     running_operator,
     s3_model_objects,
     service_url,
 )
 from support.models import make_model_dir
-from support.s3server import S3Server, running_s3_server
+from support.s3server import S3Server
 
 MODEL = "safety_classifier"
 NAME = "safety-classifier-production"
@@ -53,13 +51,6 @@ def restricted(kubectl: Kubectl, namespace: str) -> str:
     labels = (kubectl.get("namespace", namespace) or {})["metadata"]["labels"]
     assert labels[ENFORCE] == "restricted", labels
     return namespace
-
-
-@pytest.fixture
-def s3(cluster: Any, tmp_path: Path) -> Iterator[S3Server]:
-    with running_s3_server(tmp_path / "s3", host=node_ip(cluster.client)) as server:
-        server.create_bucket("models")
-        yield server
 
 
 def _objects(namespace: str, s3: S3Server, pushed: dict[str, Any], image: str) -> list[dict[str, Any]]:
