@@ -370,6 +370,19 @@ class KubernetesBackend:
             "metadata": {"annotations": {DEPLOYED_AT_ANNOTATION: utc_now()}},
             "spec": {"version": version},
         }
+        return record_from_deployment(self._patch_deployment(name, patch, "updating"))
+
+    def raw_deployment(self, model_type: str, environment: str) -> dict[str, Any] | None:
+        """The environment's ModelDeployment object (status included), or None."""
+        return self._get(DEPLOYMENTS, deployment_name(model_type, environment))
+
+    def annotate_deployment(self, model_type: str, environment: str, key: str, value: str) -> None:
+        """Set one annotation on the environment's ModelDeployment (e.g. modelops.io/promote)."""
+        name = deployment_name(model_type, environment)
+        self._patch_deployment(name, {"metadata": {"annotations": {key: value}}}, "annotating")
+
+    def _patch_deployment(self, name: str, patch: dict[str, Any], doing: str) -> dict[str, Any]:
+        """Merge-patch one ModelDeployment; an API error says what was being done (`doing`)."""
         try:
             obj = self._call(
                 self.api.patch_namespaced_custom_object,
@@ -382,30 +395,8 @@ class KubernetesBackend:
                 field_manager=FIELD_MANAGER,
             )
         except ApiException as error:
-            raise _api_error(f"updating {DEPLOYMENTS}/{name}", error) from error
-        return record_from_deployment(cast(dict[str, Any], obj))
-
-    def raw_deployment(self, model_type: str, environment: str) -> dict[str, Any] | None:
-        """The environment's ModelDeployment object (status included), or None."""
-        return self._get(DEPLOYMENTS, deployment_name(model_type, environment))
-
-    def annotate_deployment(self, model_type: str, environment: str, key: str, value: str) -> None:
-        """Set one annotation on the environment's ModelDeployment (e.g. modelops.io/promote)."""
-        name = deployment_name(model_type, environment)
-        patch = {"metadata": {"annotations": {key: value}}}
-        try:
-            self._call(
-                self.api.patch_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                self.namespace,
-                DEPLOYMENTS,
-                name,
-                patch,
-                field_manager=FIELD_MANAGER,
-            )
-        except ApiException as error:
-            raise _api_error(f"annotating {DEPLOYMENTS}/{name}", error) from error
+            raise _api_error(f"{doing} {DEPLOYMENTS}/{name}", error) from error
+        return cast(dict[str, Any], obj)
 
     def get_deployment(self, model_type: str, environment: str) -> DeploymentRecord | None:
         """The environment's ModelDeployment as a record, or None."""

@@ -196,7 +196,7 @@ class Kube:
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any]:
         """GET `path` on a pod's port through the apiserver proxy: (HTTP status, JSON or None)."""
-        url = f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}"
+        url = _pod_proxy_url(namespace, pod, port, path)
         try:
             return 200, self.request("GET", url, timeout=timeout, headers=headers)
         except KubeError as error:
@@ -213,8 +213,12 @@ class Kube:
         headers: Mapping[str, str] | None = None,
     ) -> str:
         """GET `path` on a pod's port through the apiserver proxy as text (e.g. Prometheus /metrics)."""
-        url = f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}"
+        url = _pod_proxy_url(namespace, pod, port, path)
         return self.request_bytes("GET", url, timeout=timeout, headers=headers).decode(errors="replace")
+
+
+def _pod_proxy_url(namespace: str, pod: str, port: int, path: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}"
 
 
 def _message(text: str) -> str:
