@@ -11,31 +11,26 @@ manifest and signature are valid, so only the golden generation can catch it.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
-from importlib.metadata import version as package_version
 from pathlib import Path
 
 from modelops.export_generation import export_generation
 from modelops.package.manifest import write_manifest
 from modelops.package.signing import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, generate_keypair, sign_model_dir
+from modelops.training.cache import CACHE_ROOT, cached_build
+from support.fixture_cache import code_cache_key
 from support.tiny_llama import build_tiny_llama
 
 PERSONA = "persona_model"
 VERSION = "v1.0.0"
-CACHE_ROOT = Path(os.environ.get("MODELOPS_CACHE", Path.home() / ".cache" / "modelops")) / "models"
-_REPO = Path(__file__).resolve().parents[2]
 KEY_SOURCES = (
     "tests/support/tiny_llama.py", "tests/support/persona.py", "modelops/export_generation.py",
     "modelops/package/generation.py", "modelops/package/metadata.py", "modelops/package/manifest.py",
     "modelops/package/signing.py",
 )  # fmt: skip
 KEY_PACKAGES = ("torch", "transformers", "tokenizers", "onnxruntime-genai", "model-signing")
-DONE_MARKER = ".complete"
 
 
 @dataclass(frozen=True)
@@ -64,32 +59,19 @@ def persona_models(base: Path) -> PersonaModels:
 
 def persona_cache_key() -> str:
     """sha256 over the building code and the library versions, 16 hex digits."""
-    digest = hashlib.sha256()
-    for name in KEY_SOURCES:
-        digest.update(name.encode() + b"\0" + hashlib.sha256((_REPO / name).read_bytes()).digest())
-    for name in KEY_PACKAGES:
-        digest.update(f"{name}=={package_version(name)}\0".encode())
-    return digest.hexdigest()[:16]
+    return code_cache_key(KEY_SOURCES, KEY_PACKAGES)
 
 
 def cached_persona_models(cache_root: Path = CACHE_ROOT) -> PersonaModels:
     """The tiny persona model from the content-keyed cache, built (under a file lock) when absent."""
-    from filelock import FileLock
-
-    cache_root.mkdir(parents=True, exist_ok=True)
-    target = cache_root / f"{PERSONA}-{persona_cache_key()}"
-    with FileLock(str(target) + ".lock"):
-        if not (target / DONE_MARKER).is_file():
-            shutil.rmtree(target, ignore_errors=True)
-            scratch = Path(tempfile.mkdtemp(prefix=".persona-", dir=cache_root))
-            try:
-                persona_models(scratch)
-                (scratch / DONE_MARKER).touch()
-                scratch.rename(target)
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
+    target, _ = cached_build(cache_root, f"{PERSONA}-{persona_cache_key()}", _build_persona_models)
     keys = target / "keys"
     return PersonaModels(target / "models", target / "hf", keys / PUBLIC_KEY_NAME, keys / PRIVATE_KEY_NAME)
+
+
+def _build_persona_models(out: Path) -> None:
+    out.mkdir()
+    persona_models(out)
 
 
 def seal(model_dir: Path, private_key: Path) -> str:

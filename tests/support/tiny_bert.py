@@ -10,31 +10,26 @@ library versions), for the Node client's fixtures (`support.node_fixtures`).
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelops.package.signing import PUBLIC_KEY_NAME
+from modelops.training.cache import CACHE_ROOT, cached_build
+from support.fixture_cache import code_cache_key
 from support.models import VOCAB, write_tokenizer
 
 if TYPE_CHECKING:
     from transformers import BertConfig, BertForSequenceClassification
 
 LABELS = ["safe", "risk"]
-CACHE_ROOT = Path(os.environ.get("MODELOPS_CACHE", Path.home() / ".cache" / "modelops")) / "models"
-_REPO = Path(__file__).resolve().parents[2]
 KEY_SOURCES = (
     "tests/support/tiny_bert.py", "tests/support/models.py", "modelops/export.py", "modelops/hf_source.py",
     "modelops/sources.py", "modelops/quantize.py", "modelops/cli/artifact_commands.py",
     "modelops/package/metadata.py", "modelops/package/manifest.py", "modelops/package/signing.py",
 )  # fmt: skip
 KEY_PACKAGES = ("torch", "transformers", "tokenizers", "onnx", "onnxruntime", "model-signing")
-DONE_MARKER = ".complete"
 
 
 def bert_config(**overrides: Any) -> BertConfig:
@@ -105,32 +100,19 @@ def deploy_tiny_bert(base: Path, model_type: str, version: str) -> TinyBertDeplo
 
 def tiny_bert_cache_key(model_type: str, version: str) -> str:
     """sha256 over the building/exporting code, the library versions and the target name, 16 hex digits."""
-    digest = hashlib.sha256(f"{model_type}/{version}\0".encode())
-    for name in KEY_SOURCES:
-        digest.update(name.encode() + b"\0" + hashlib.sha256((_REPO / name).read_bytes()).digest())
-    for name in KEY_PACKAGES:
-        digest.update(f"{name}=={package_version(name)}\0".encode())
-    return digest.hexdigest()[:16]
+    return code_cache_key(KEY_SOURCES, KEY_PACKAGES, salt=f"{model_type}/{version}")
 
 
 def cached_tiny_bert_deployment(
     model_type: str, version: str, cache_root: Path = CACHE_ROOT
 ) -> TinyBertDeployment:
     """The deployed tiny BERT from the content-keyed cache, built (under a file lock) when absent."""
-    from filelock import FileLock
 
-    cache_root.mkdir(parents=True, exist_ok=True)
-    target = cache_root / f"tiny_bert-{tiny_bert_cache_key(model_type, version)}"
-    with FileLock(str(target) + ".lock"):
-        if not (target / DONE_MARKER).is_file():
-            shutil.rmtree(target, ignore_errors=True)
-            scratch = Path(tempfile.mkdtemp(prefix=".tiny-bert-", dir=cache_root))
-            try:
-                deploy_tiny_bert(scratch, model_type, version)
-                shutil.rmtree(scratch / "hf")
-                (scratch / DONE_MARKER).touch()
-                scratch.rename(target)
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
+    def build(out: Path) -> None:
+        out.mkdir()
+        deploy_tiny_bert(out, model_type, version)
+        shutil.rmtree(out / "hf")
+
+    target, _ = cached_build(cache_root, f"tiny_bert-{tiny_bert_cache_key(model_type, version)}", build)
     public_key = target / "keys" / PUBLIC_KEY_NAME
     return TinyBertDeployment(target / "models", model_type, version, public_key)
