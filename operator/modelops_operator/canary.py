@@ -10,7 +10,8 @@ Weights are replica ratios (`rollout_strategy.split`): the Service selects the p
 (built by `canary_objects`). A step is reached when its split is ready; then its pause runs and, with
 `spec.rollback.analysis`, the canary's and the stable pods' counters are scraped in the same rounds
 (`analysis.hooks.collect` in observe) and judged by `analysis.step.evaluate` over the step's window (its
-`pauseSeconds`, else `windowSeconds`). A failure (analysis, crash loop, readiness deadline, or the
+`pauseSeconds`, else `windowSeconds`). A failure (analysis, crash loop, every canary pod rejecting the
+version for good (`failfast`: at once, not at the deadline), readiness deadline, or the
 `modelops.io/abort` annotation) is returned to `reconcile`, which takes the existing rollback path;
 `abort` then scales the canary to 0 at once and the stable Deployment back to full. After the last step
 the canary Deployment is scaled to full, the old one to 0, and the canary's Deployment becomes the
@@ -24,7 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from modelops.vocabulary import ABORT_ANNOTATION, PROMOTE_ANNOTATION
-from modelops_operator import builders, canary_objects
+from modelops_operator import builders, canary_objects, failfast
 from modelops_operator import conditions as c
 from modelops_operator.analysis import Action
 from modelops_operator.analysis import hooks as analysis_hooks
@@ -43,6 +44,7 @@ class Failure:
     cause: str
     reason: str
     figures: dict[str, Any] | None = None
+    reported_at: str | None = None
 
 
 @dataclass
@@ -175,7 +177,8 @@ def _requested_promote(draft: Draft, step: _Step) -> None:
 
 
 def _pod_failure(draft: Draft, step: _Step) -> Failure | None:
-    """A canary pod crash-loops, or the step's canary pods are not ready within the deadline."""
+    """A canary pod crash-loops, every canary pod rejected the version for good (fail-fast, as in a
+    RollingUpdate), or the step's canary pods are not ready within the deadline."""
     canary_pods = [p for p in draft.obs.pods if p.version == draft.target]
     crashing = [p for p in canary_pods if not p.ready and p.restarts >= draft.settings.crashloop_restarts]
     if crashing:
@@ -183,6 +186,9 @@ def _pod_failure(draft: Draft, step: _Step) -> Failure | None:
         return Failure(
             c.CAUSE_CRASH_LOOP, f"pod {pod.name} restarted {pod.restarts} times: {pod.why_unready()}"
         )
+    rejected = failfast.definitive_failure(draft.obs.pods, draft.target)
+    if rejected is not None:  # no restart can fix it: abort now, not at the deadline
+        return Failure(c.CAUSE_VERIFICATION_FAILED, rejected.reason, reported_at=rejected.reported_at)
     if step.state.get("stepStartedAt"):
         return None  # the weight is reached: no readiness deadline runs
     since = progress_since(draft.status.get("rollout") or {})

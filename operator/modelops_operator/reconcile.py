@@ -257,7 +257,7 @@ def _canary(draft: Draft) -> None:
     _note_progress(draft)
     failure = canary.advance(draft)
     if failure is not None:
-        _fail(draft, failure.cause, failure.reason, failure.figures)
+        _fail(draft, failure.cause, failure.reason, failure.figures, reported_at=failure.reported_at)
         canary.abort(draft)
 
 

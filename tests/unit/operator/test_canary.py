@@ -276,6 +276,33 @@ def test_a_crash_looping_canary_pod_aborts() -> None:
     assert SLOT_B in result.scale_to_zero
 
 
+def test_a_canary_pod_that_rejects_the_version_for_good_aborts_at_once() -> None:
+    md = canary_md()
+    md = after(md, plan(md))
+    reason = "sha256 mismatch for model.onnx: expected aa, got bb"
+    reported = "2026-01-01T12:00:02.345Z"
+    bad = PodState(f"{NEW}-0", NEW, False, health_reason=reason, definitive=True, failed_since=reported)
+    result = plan(md, canary=1, ready=(bad,), now=later(3))  # the readiness deadline is a minute away
+    [failed] = result.status["failedVersions"]
+    assert (failed["cause"], failed["reason"]) == (c.CAUSE_VERIFICATION_FAILED, reason)
+    assert failed["reportedAt"] == reported
+    assert SLOT_B in result.scale_to_zero and result.canary_deployment is None
+    assert replicas(result.deployment) == 4 and builders.template_version(result.deployment) == STABLE
+    assert result.status["canary"]["phase"] == "Aborted"
+    assert c.EVENT_ROLLED_BACK in reasons(result)
+
+
+def test_a_canary_pod_still_loading_or_failing_transiently_waits() -> None:
+    md = canary_md()
+    md = after(md, plan(md))
+    loading = PodState(f"{NEW}-0", NEW, False, health_reason="model is loading", loading=True)
+    missing = PodState(
+        f"{NEW}-0", NEW, False, health_reason="no such file", failed_since="2026-01-01T12:00:02Z"
+    )
+    for pod in (loading, missing):
+        assert "failedVersions" not in plan(md, canary=1, ready=(pod,), now=later(3)).status
+
+
 def test_a_canary_pod_never_ready_fails_at_the_readiness_deadline() -> None:
     md = canary_md()
     md = after(md, plan(md))
