@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from modelops.vocabulary import ABORT_ANNOTATION, PROMOTE_ANNOTATION
-from modelops_operator import builders, canary_objects, failfast
+from modelops_operator import builders, canary_objects, failfast, traffic_routing
 from modelops_operator import conditions as c
 from modelops_operator.analysis import Action
 from modelops_operator.analysis import hooks as analysis_hooks
@@ -79,7 +79,8 @@ def advance(draft: Draft) -> Failure | None:
         _refuse(draft, str(error))
         return None
     replicas = int(draft.md["spec"].get("replicas", 1))
-    refusal = spec.refusal(replicas)
+    routed = traffic_routing.route_name(draft.md) is not None  # exact weights: any replica count does
+    refusal = traffic_routing.problem(draft.md, draft.obs.http_route) if routed else spec.refusal(replicas)
     if refusal is not None:
         _refuse(draft, refusal)
         return None
@@ -211,6 +212,7 @@ def _run_steps(draft: Draft, step: _Step) -> Failure | None:
         _set_step(draft, step, index, target)
         if not canary_objects.reached(draft, target):
             return None
+        step.state["routeWeight"] = target.asked  # with an HTTPRoute: its exact weight, from now on
         outcome = _step_outcome(draft, step, index, target)
         if isinstance(outcome, Failure) or outcome is False:
             return outcome if isinstance(outcome, Failure) else None

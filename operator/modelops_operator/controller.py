@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from modelops_operator import observe, reconcile
+from modelops_operator import observe, reconcile, traffic_routing
 from modelops_operator.draft import Event, Plan, timestamp
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics import OperatorMetrics
@@ -53,9 +53,11 @@ def apply_plan(kube: Kube, md: dict[str, Any], plan: Plan, now: str) -> None:
     for name in plan.scale_to_zero:  # a canary's pods leave first: the blast radius shrinks at once
         scale = [{"op": "replace", "path": "/spec/replicas", "value": 0}]
         kube.json_patch(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}", scale)
-    for obj in (plan.service, plan.canary_deployment, plan.deployment):
+    for obj in (plan.service, *plan.route_services, plan.canary_deployment, plan.deployment):
         if obj is not None:
             kube.apply(obj)
+    if plan.route_patch and (route := traffic_routing.route_name(md)):
+        kube.json_patch(traffic_routing.route_path(namespace, route), plan.route_patch)
     if plan.status != (md.get("status") or {}):
         kube.write_status(path, plan.status)
     if plan.spec_patch:

@@ -43,6 +43,8 @@ class Plan:
     remove_annotations: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     rolled_back: bool = False
+    route_services: list[dict[str, Any]] = field(default_factory=list)  # <name>-stable, <name>-canary
+    route_patch: list[dict[str, Any]] | None = None  # the HTTPRoute's backendRefs weights (JSON patch)
     requeue_after: float | None = None  # seconds until this object must be looked at again
     requeue_at: datetime | None = None  # a moment the plan must be looked at again (a gate opens)
 

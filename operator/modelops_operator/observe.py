@@ -15,13 +15,13 @@ from typing import Any
 
 from modelops.names import model_version_name
 from modelops.versions import InvalidVersionError, canonical
-from modelops_operator import builders, policy, promotion
+from modelops_operator import builders, policy, promotion, traffic_routing
 from modelops_operator.draft import parse_time
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics_auth import MetricsToken
 from modelops_operator.rollout_strategy import CANARY
 from modelops_operator.settings import Settings
-from modelops_operator.state import DeploymentState, Observed, PodState
+from modelops_operator.state import DeploymentState, Observed, ObservedRoute, PodState
 
 LOADING_REASON = "model is loading"  # the server's health `reason` before its load finished
 
@@ -49,7 +49,22 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
         other_deployment=deployment_state(other) if other else None,
         pods=pods,
         analysis_samples=_samples(kube, md, settings, pods, now, token=token),
+        http_route=observe_route(kube, md),
     )
+
+
+def observe_route(kube: Kube, md: dict[str, Any]) -> ObservedRoute | None:
+    """The HTTPRoute named in spec.rollout.trafficRouting.httpRoute (None when none is named)."""
+    name = traffic_routing.route_name(md)
+    if name is None:
+        return None
+    try:
+        route = kube.get(traffic_routing.route_path(md["metadata"]["namespace"], name))
+    except KubeError as error:
+        if error.temporary:
+            raise
+        return ObservedRoute(name, error=f"{error} (the operator needs get and patch on httproutes)")
+    return ObservedRoute(name, route=route)
 
 
 def _two_slots(md: dict[str, Any]) -> bool:

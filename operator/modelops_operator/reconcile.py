@@ -13,7 +13,7 @@ from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
 from modelops.vocabulary import RETRY_ANNOTATION
-from modelops_operator import builders, canary, failfast, gating, policy, promotion, requeue
+from modelops_operator import builders, canary, failfast, gating, policy, promotion, requeue, traffic_routing
 from modelops_operator import conditions as c
 from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, parse_time, progress_since, timestamp
 from modelops_operator.settings import Settings
@@ -47,6 +47,7 @@ def plan(obs: Observed, settings: Settings) -> Plan:
     elif not gating.hold_at_gate(draft):
         _canary(draft) if canary.applies(draft) else _rollout(draft)
     canary.settle(draft)
+    traffic_routing.plan(draft)
     return _finish(draft)
 
 

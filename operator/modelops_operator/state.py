@@ -66,6 +66,16 @@ class DeploymentState:
 
 
 @dataclass(frozen=True)
+class ObservedRoute:
+    """The HTTPRoute named in spec.rollout.trafficRouting.httpRoute as read: the object (None when it
+    does not exist), or why it could not be read."""
+
+    name: str
+    route: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything one reconcile needs: the object, its ModelVersions, the Deployment, pods and time."""
 
@@ -77,3 +87,4 @@ class Observed:
     other_deployment: DeploymentState | None = None  # the other slot's: a canary, or scaled to 0
     pods: tuple[PodState, ...] = field(default_factory=tuple)
     analysis_samples: Any = None
+    http_route: ObservedRoute | None = None  # only when the spec names one (traffic_routing)

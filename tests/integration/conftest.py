@@ -19,6 +19,7 @@ from localkube_py.loopback import BinariesMissingError, loopback_plane, start_pl
 from localkube_py.settings import REPO_ROOT, Layout
 from modelops_operator.kube import Kube, load_client
 from support.cluster import Kubectl, Poller, temporary_namespace
+from support.tools import gateway_api_crd
 
 CRDS_DIR = REPO_ROOT / "crds"
 
@@ -64,6 +65,15 @@ def crds(apiserver: ApiServer) -> list[str]:
     for name in names:
         Poller(30, what=f"CRD {name} Established").until(partial(_established, client, name))
     return names
+
+
+@pytest.fixture(scope="session")
+def http_routes(apiserver: ApiServer) -> None:
+    """The Gateway API HTTPRoute CRD (standard channel, pinned) installed and Established."""
+    client = apiserver.client
+    client.run("apply", "--server-side", f"-f={gateway_api_crd('httproutes')}")
+    name = "httproutes.gateway.networking.k8s.io"
+    Poller(30, what=f"CRD {name} Established").until(partial(_established, client, name))
 
 
 def _established(client: Kubectl, name: str) -> bool:

@@ -216,6 +216,25 @@ def test_the_operator_reconciles_as_its_service_account(install_rbac: Any, apise
     assert "Deploying" in reasons
 
 
+HTTP_ROUTES = "httproutes.gateway.networking.k8s.io"
+
+
+def test_http_routes_are_granted_get_and_patch_only_when_asked(install_rbac: Any, http_routes: None) -> None:
+    """Canary traffic routing: get and patch on HTTPRoutes with rbac.httpRoutes, nothing more; none
+    without it."""
+    target = install_rbac("rbac.httpRoutes=true")
+    allowed = answers(target, [(v, HTTP_ROUTES, ()) for v in ("get", "patch")], "some-team")
+    assert allowed == dict.fromkeys(allowed, "yes"), allowed
+    more = ("list", "watch", "create", "update", "delete")
+    denied = answers(target, [(v, HTTP_ROUTES, ()) for v in more], "some-team")
+    denied |= answers(target, [("patch", f"{HTTP_ROUTES}", ("--subresource=status",))], "some-team")
+    denied |= answers(target, [("patch", "gateways.gateway.networking.k8s.io", ())], "some-team")
+    assert denied == dict.fromkeys(denied, "no"), denied
+    default = install_rbac()
+    off = answers(default, [(v, HTTP_ROUTES, ()) for v in ("get", "patch")], "some-team")
+    assert off == dict.fromkeys(off, "no"), off
+
+
 def test_metrics_auth_grants_get_on_the_one_named_secret(install_rbac: Any, apiserver: Any) -> None:
     """metricsAuth: the operator may read the platform's metrics token Secret (that name only) and
     `MetricsToken` reads it as the ServiceAccount; any other Secret stays out of reach."""

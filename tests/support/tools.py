@@ -55,3 +55,14 @@ def run_tool(
     if check and result.returncode != 0:
         pytest.fail(f"{' '.join(map(str, args))} exited {result.returncode}:\n{result.stderr}{result.stdout}")
     return result  # type: ignore[no-any-return]
+
+
+def gateway_api_crd(resource: str) -> Path:
+    """The pinned Gateway API CRD of `resource` (e.g. httproutes), standard channel, copied out of the
+    sigs.k8s.io/gateway-api module by `hack/build-binaries gateway-api`; fails the test when missing."""
+    version = _pinned_versions()["GATEWAY_API_VERSION"]
+    crd = cache_dir() / "bin" / f"gateway-api-{version}" / f"gateway.networking.k8s.io_{resource}.yaml"
+    if not crd.is_file():
+        how = "run `hack/build-binaries gateway-api` (part of `hack/localkube build`)"
+        pytest.fail(f"{crd} is missing: {how}", pytrace=False)
+    return crd
