@@ -13,6 +13,10 @@ version answered.
 2. v1.1.0 answers 30 % of its requests with 500 (the server's test-only fault settings): the step
    analysis aborts it at its first step, and the share of failed user requests during the whole
    rollout stays below weight x fault rate + a small margin (`pytest -s` prints it).
+3. The same faulty canary judged through a real Prometheus (`prometheusURL`, built from Go modules,
+   discovering the pods with kubernetes_sd): the operator aborts it the same way, and over the same
+   window the test judges it twice, from the pods' own /metrics (the operator's direct path) and from
+   Prometheus, with the operator's analysis code: both verdicts agree (`pytest -s` prints the figures).
 """
 
 from __future__ import annotations
@@ -31,8 +35,19 @@ from typing import Any
 import httpx
 import pytest
 
+from modelops_operator.analysis.decision import Phase
+from modelops_operator.analysis.scrape import (
+    Targets,
+    prometheus_query,
+    proxy_fetcher,
+    scrape_pods,
+    scrape_prometheus,
+)
+from modelops_operator.kube import Kube, load_client
+from modelops_operator.metrics_auth import MetricsToken
 from support.cluster import Kubectl, Poller
 from support.e2e import (
+    E2E_POLICY,
     model_root,
     model_version_object,
     model_versions,
@@ -40,6 +55,7 @@ from support.e2e import (
     running_operator,
     service_url,
 )
+from support.prometheus import Judge, Prometheus, running_prometheus
 from support.scene import ModelDeploymentScene
 
 MODEL = "safety_classifier"
@@ -182,6 +198,7 @@ def make_scene(
     *,
     steps: list[dict[str, Any]],
     analysis: dict[str, Any] | None,
+    operator_env: dict[str, str] | None = None,
 ) -> Iterator[Scene]:
     kubectl: Kubectl = cluster.client
     load_image("server")
@@ -191,7 +208,7 @@ def make_scene(
     kubectl.apply(
         *(model_version_object(namespace, MODEL, v, d) for v, d in dirs.items()), namespace=namespace
     )
-    with running_operator(cluster.kubeconfig, namespace, tmp_path) as operator:
+    with running_operator(cluster.kubeconfig, namespace, tmp_path, env=operator_env) as operator:
         kubectl.apply(model_deployment(namespace, root, steps, analysis), namespace=namespace)
         yield Scene(kubectl, namespace, operator, cluster.kubeconfig)
 
@@ -296,3 +313,74 @@ def test_a_faulty_canary_is_aborted_at_its_first_step_with_a_bounded_blast_radiu
     )
     assert canary_answers, "the canary never answered a user request"
     assert share <= bound, (share, bound)
+
+
+@pytest.fixture
+def prometheus_scene(
+    cluster: Any, namespace: str, load_image: Callable[[str], str], tmp_path: Path, crds_installed: None
+) -> Iterator[tuple[Scene, Prometheus]]:
+    """The faulty canary again, its analysis read from a real Prometheus (allowed by the policy)."""
+    with running_prometheus(cluster.kubeconfig, namespace, tmp_path / "prometheus") as prometheus:
+        # One operator sample at the step's start and one 8 s later: the test samples both ways meanwhile.
+        analysis = {**ANALYSIS, "intervalSeconds": 8, "prometheusURL": prometheus.url}
+        policy = {**E2E_POLICY, "prometheusURLs": [prometheus.url]}
+        env = {"MODELOPS_OPERATOR_POLICY": json.dumps(policy)}
+        steps = [{"weight": 25, "pauseSeconds": 60}, {"weight": 50, "pauseSeconds": 60}]
+        scenes = make_scene(
+            cluster, namespace, load_image, tmp_path, steps=steps, analysis=analysis, operator_env=env
+        )
+        for scene in scenes:
+            yield scene, prometheus
+
+
+def test_prometheus_gives_the_same_verdict_as_direct_scraping(
+    prometheus_scene: tuple[Scene, Prometheus],
+) -> None:
+    scene, prometheus = prometheus_scene
+    url = service_url(scene.kubectl, scene.namespace, NAME) + PREDICT
+    kube = Kube(load_client(str(scene.kubeconfig)))
+    direct = proxy_fetcher(kube, scene.namespace, 8080, MetricsToken.off())
+    query = prometheus_query(prometheus.url)
+    judges = {way: Judge(ANALYSIS, CANARY, STABLE) for way in ("direct", "prometheus")}
+
+    def sample() -> bool:
+        targets = Targets(scene.namespace, pods_by_version(scene), version=CANARY, stable_version=STABLE)
+        judges["direct"].fold(scrape_pods(targets, direct))
+        judges["prometheus"].fold(scrape_prometheus(targets, query))
+        return all(j.final for j in judges.values())
+
+    with Load(url):
+        scene.wait(f"{STABLE} stable on {REPLICAS} pods", READY_TIMEOUT_S, stable_is(STABLE))
+        prometheus.wait_scraping(scene.namespace, REPLICAS)
+        started = time.monotonic()
+        scene.set_version(CANARY)
+        Poller(READY_TIMEOUT_S, what="a ready canary pod").until(
+            lambda: CANARY in pods_by_version(scene).values()
+        )
+        Poller(60, interval=1.0, what="both judges decided").until(sample)
+        reverted = scene.wait(
+            f"{CANARY} aborted and spec reverted",
+            READY_TIMEOUT_S,
+            lambda md: md["spec"]["version"] == STABLE and canary_phase("Aborted")(md),
+        )
+    failure = next(f for f in reverted["status"]["failedVersions"] if f["version"] == CANARY)
+    figures = {name: (j.status or {}).get("candidate") for name, j in judges.items()}
+    print(
+        f"\noperator via Prometheus: {failure['cause']}: {failure['reason']} "
+        f"({time.monotonic() - started:.1f}s after spec.version changed)\n"
+        f"same window judged directly: {judges['direct'].phase} {figures['direct']}\n"
+        f"same window judged through Prometheus: {judges['prometheus'].phase} {figures['prometheus']}"
+    )
+    assert failure["cause"] == "AnalysisFailed" and "exceeds maxErrorRate" in failure["reason"], failure
+    assert failure["figures"]["baseline"]["requests"] > 0, "Prometheus served the stable pods' series too"
+    assert judges["direct"].phase == judges["prometheus"].phase == Phase.FAILED.value, figures
+
+
+def pods_by_version(scene: Scene) -> dict[str, str | None]:
+    """The ModelDeployment's ready pods → the version each serves (what the operator passes as Targets)."""
+    ready = [
+        p for p in scene.pods(f"app.kubernetes.io/instance={NAME}")
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+        and not p["metadata"].get("deletionTimestamp")
+    ]  # fmt: skip
+    return {p["metadata"]["name"]: p["metadata"]["annotations"].get("modelops.io/version") for p in ready}

@@ -4,7 +4,14 @@ The operator runs outside the pods' network in general (and in tests on the host
 asks the apiserver to proxy `GET /metrics` to each pod
 (`CoreV1Api.connect_get_namespaced_pod_proxy_with_path`). When `analysis.prometheusURL` is set it
 instead runs one instant query against that Prometheus for the same pods' series (labels `namespace`
-and `pod`, as the usual Kubernetes pod service discovery sets them).
+and `pod`, as the prometheus-operator's PodMonitors and the usual relabelling of Kubernetes pod
+discovery set them; tests/e2e/test_canary.py runs a real Prometheus configured that way).
+
+The query reads raw counter values, not `rate()`: the window arithmetic (increase since the window
+started, restarts, pods that come and go) is `window.advance`'s, the same for both paths, so no rate
+window has to match the analysis window or the scrape interval. It aggregates with `max by` the labels
+the analysis reads, so a pod scraped by two jobs (a PodMonitor beside an annotation-based job) is
+counted once, and the `job`/`instance` labels never split a counter.
 
 Both return a `samples.Snapshot` of the candidate's and the stable version's pods (the operator already
 lists the pods, with the version each serves, and passes them in `Targets`); a pod that cannot be read
@@ -45,6 +52,8 @@ PrometheusQuery = Callable[[str], Mapping[str, Any]]
 """PromQL → the decoded JSON answer of /api/v1/query."""
 
 SCRAPE_TIMEOUT_SECONDS = 5.0
+# The labels `samples.counters_from_samples` reads (and the metric name): everything else is dropped.
+_KEPT_LABELS = ("__name__", "namespace", "pod", "endpoint", "code", "le", "label")
 _READ_ERRORS = (KubeError, OSError, MetricsParseError, UnicodeDecodeError)
 
 
@@ -111,7 +120,7 @@ def scrape_prometheus(targets: Targets, query: PrometheusQuery) -> Snapshot:
         return Snapshot()
     try:
         counters = counters_from_prometheus(
-            query(prometheus_selector(targets.namespace, candidate_pods + baseline_pods))
+            query(prometheus_instant_query(targets.namespace, candidate_pods + baseline_pods))
         )
     except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
         return Snapshot(errors=(f"Prometheus query: {_short(error)}",))
@@ -122,11 +131,16 @@ def scrape_prometheus(targets: Targets, query: PrometheusQuery) -> Snapshot:
 
 
 def prometheus_selector(namespace: str, pods: Iterable[str]) -> str:
-    """PromQL selecting the analysed series of these pods."""
+    """PromQL selecting the analysed series of these pods (a pod name's dots matched literally)."""
     metrics = [REQUESTS_METRIC, BUCKET_METRIC, TTFT_BUCKET_METRIC, START_METRIC, PREDICTIONS_METRIC]
     names = "|".join([*metrics, TOP_SCORE_METRIC])
-    pod_pattern = "|".join(sorted(pods))
+    pod_pattern = "|".join(pod.replace(".", "\\\\.") for pod in sorted(pods))
     return f'{{__name__=~"{names}",namespace="{namespace}",pod=~"{pod_pattern}"}}'
+
+
+def prometheus_instant_query(namespace: str, pods: Iterable[str]) -> str:
+    """The one instant query: each analysed series once per pod, whichever jobs scrape it."""
+    return f"max by ({','.join(_KEPT_LABELS)}) ({prometheus_selector(namespace, pods)})"
 
 
 def counters_from_prometheus(answer: Mapping[str, Any]) -> dict[str, PodCounters]:

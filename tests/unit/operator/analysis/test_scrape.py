@@ -5,6 +5,7 @@ from typing import Any
 from modelops_operator.analysis.samples import ERRORS, REQUESTS, Snapshot, parse_exposition
 from modelops_operator.analysis.scrape import (
     Targets,
+    prometheus_instant_query,
     prometheus_selector,
     scrape_pods,
     scrape_prometheus,
@@ -83,7 +84,7 @@ def test_a_prometheus_answer_gives_the_same_counters_as_the_pods_themselves() ->
 
     snapshot = scrape_prometheus(TARGETS, query)
 
-    assert asked == [prometheus_selector("ns", ["new-a", "new-b", "old-a"])]
+    assert asked == [prometheus_instant_query("ns", ["new-a", "new-b", "old-a"])]
     for name, pod in pods.items():
         group = snapshot.baseline if name == "old-a" else snapshot.candidate
         assert group[name] == parse_exposition(pod.exposition())
@@ -125,3 +126,9 @@ def test_prometheus_selector() -> None:
         'process_start_time_seconds|modelops_predictions_total|modelops_prediction_top_score_total"'
         ',namespace="ns",pod=~"a|b"}'
     )
+
+
+def test_the_instant_query_counts_a_pod_once_whichever_jobs_scrape_it() -> None:
+    query = prometheus_instant_query("ns", ["web-0.shard"])
+    assert query.startswith("max by (__name__,namespace,pod,endpoint,code,le,label) ({")
+    assert 'pod=~"web-0\\\\.shard"' in query, "a dot in a pod name is matched literally"
