@@ -126,6 +126,7 @@ def test_the_steps_set_exact_weights_on_the_route_and_promotion_sends_all_to_sta
     paused = _reconcile_until(kube, namespace, name, "the canary paused at 10 %", _canary_phase("Paused"))
     assert _weights(kube, namespace) == {f"{name}-stable": 90, f"{name}-canary": 10}
     assert paused["status"]["canary"]["trafficRouting"]["type"] == "HTTPRoute"
+    assert paused["status"]["canary"]["routeWeight"] == 10, "stored: the next step's wait keeps it"
     assert paused["status"]["canary"]["weight"]["canaryReplicas"] == 1, "10 % of 4 pods: 1 canary pod"
     for service, version in ((f"{name}-stable", "v1-1-0"), (f"{name}-canary", "v1-2-0")):
         found = kube.get(f"/api/v1/namespaces/{namespace}/services/{service}") or {}
