@@ -1,12 +1,14 @@
 """Text generation over gRPC (`modelops.generation.v1.GenerationService`) against the real server process
 serving the tiny Llama, through a real grpc channel: greedy output equals the REST API's token for token,
 the stream's chunks add up to the unary answer, a cancelled stream frees its slot at once, a full server
-answers RESOURCE_EXHAUSTED with a retry hint, and every bad field is INVALID_ARGUMENT naming it.
+answers RESOURCE_EXHAUSTED with a retry hint, every bad field is INVALID_ARGUMENT naming it, and the
+bearer token guards it as it guards REST.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -167,3 +169,20 @@ def test_undecodable_bytes_and_an_unknown_model_are_refused(channel: grpc.Channe
         unary(channel)(request({"model_name": "gpt-4", "messages": MESSAGES}), timeout=TIMEOUT_S)
     error = caught.value
     assert error.code() == grpc.StatusCode.NOT_FOUND and "gpt-4" in error.details()
+
+
+def test_the_bearer_token_guards_grpc_generation(persona: PersonaModels, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret\n", encoding="utf-8")
+    args = ("--version", VERSION, "--auth-token-file", str(token))
+    with (
+        server_process(persona.root, *args, model_type=PERSONA) as running,
+        grpc.insecure_channel(running.grpc) as opened,
+    ):
+        body = request({"messages": MESSAGES, "max_new_tokens": 4, "min_new_tokens": 4, "temperature": 0})
+        with pytest.raises(grpc.RpcError) as caught:
+            unary(opened)(body, timeout=TIMEOUT_S)
+        error: Any = caught.value
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+        answer = unary(opened)(body, timeout=TIMEOUT_S, metadata=(("authorization", "Bearer s3cret"),))
+        assert len(answer.token_ids) == 4
