@@ -78,6 +78,8 @@ def plan(draft: Draft) -> None:
     """The Services and the route's weights for what `status.canary` says is served now."""
     name = route_name(draft.md)
     state = draft.status.get("canary")
+    if isinstance(state, dict):  # a copy: the carried status may still be the observed object's
+        state = draft.status["canary"] = {k: dict(v) if isinstance(v, dict) else v for k, v in state.items()}
     if name is None:
         if isinstance(state, dict) and "version" in state:
             state["trafficRouting"] = {"type": REPLICA_RATIO}
