@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from modelops.vocabulary import MODEL_DEPLOYMENTS
 from modelops_operator import observe, reconcile
 from modelops_operator.draft import Event, Plan, timestamp
 from modelops_operator.kube import Kube, KubeError, custom_path
@@ -27,11 +28,12 @@ def reconcile_model_deployment(
     """Reconcile one ModelDeployment; None when it no longer exists."""
     started = time.monotonic()
     try:
-        md = kube.get(custom_path(namespace, "modeldeployments", name))
+        md = kube.get(custom_path(namespace, MODEL_DEPLOYMENTS, name))
         if md is None or md["metadata"].get("deletionTimestamp"):
             return None
         now = datetime.now(UTC)
-        result = reconcile.plan(observe.observe(kube, md, settings, now), settings)
+        observed = observe.observe(kube, md, settings, now)
+        result = reconcile.plan(observed, settings)
         apply_plan(kube, md, result, timestamp(now))
     except KubeError as error:
         kind = "temporary" if error.temporary else "permanent"
@@ -42,13 +44,13 @@ def reconcile_model_deployment(
         metrics.duration.labels("ModelDeployment").observe(time.monotonic() - started)
     metrics.reconciles.labels("ModelDeployment", "ok").inc()
     if result.rolled_back:
-        metrics.rollbacks.labels(namespace, md["spec"]["model"]).inc()
+        metrics.rollbacks.labels(namespace, observed.spec.model).inc()
     return result
 
 
 def apply_plan(kube: Kube, md: dict[str, Any], plan: Plan, now: str) -> None:
     """Make the plan true in the cluster."""
-    path = custom_path(md["metadata"]["namespace"], "modeldeployments", md["metadata"]["name"])
+    path = custom_path(md["metadata"]["namespace"], MODEL_DEPLOYMENTS, md["metadata"]["name"])
     namespace = md["metadata"]["namespace"]
     for name in plan.scale_to_zero:  # a canary's pods leave first: the blast radius shrinks at once
         scale = [{"op": "replace", "path": "/spec/replicas", "value": 0}]

@@ -195,8 +195,8 @@ def connection_info(settings: kopf.OperatorSettings, api_host: str) -> kopf.Conn
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     """kopf's own settings: state in modelops.io annotations, no per-handler Events, worker threads."""
     result = kopf.OperatorSettings()
-    result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="modelops.io")
-    result.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="modelops.io")
+    result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    result.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     result.posting.level = logging.WARNING
     result.execution.max_workers = 8
     result.watching.server_timeout = 300

@@ -16,7 +16,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from modelops.vocabulary import GROUP_PATH
+from modelops.vocabulary import GROUP_PATH, MODEL_DEPLOYMENTS, MODEL_VERSIONS
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +241,8 @@ def object_path(obj: Mapping[str, Any]) -> str:
     plural = {
         "Deployment": "deployments",
         "Service": "services",
-        "ModelDeployment": "modeldeployments",
-        "ModelVersion": "modelversions",
+        "ModelDeployment": MODEL_DEPLOYMENTS,
+        "ModelVersion": MODEL_VERSIONS,
         "Pod": "pods",
     }[kind]
     api_version = obj["apiVersion"]

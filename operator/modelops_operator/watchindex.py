@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
+from modelops.vocabulary import MV_PHASE_INVALID
 
 VersionKey = tuple[str, str, str]  # (namespace, model, canonical version)
 DELETED = "DELETED"
@@ -40,7 +41,7 @@ def _intent(body: Mapping[str, Any]) -> tuple[Any, ...]:
     meta, status = body.get("metadata") or {}, body.get("status") or {}
     annotations = tuple(sorted((meta.get("annotations") or {}).items()))
     evidence = json.dumps(status.get("environments"), sort_keys=True)
-    return meta.get("generation"), annotations, status.get("phase") == "Invalid", evidence
+    return meta.get("generation"), annotations, status.get("phase") == MV_PHASE_INVALID, evidence
 
 
 def deployment_versions(body: Mapping[str, Any]) -> frozenset[str]:
