@@ -39,10 +39,13 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
     deployment = kube.get(f"{deployments}/{slot}")
     other = kube.get(f"{deployments}/{builders.other_slot(name, slot)}") if _two_slots(md, spec) else None
     token = MetricsToken(kube, namespace, settings.platform_policy.metrics_auth_secret)
-    pods = tuple(
-        pod_state(kube, p, spec.model, settings, token)
-        for p in kube.list_items(f"/api/v1/namespaces/{namespace}/pods", _selector(name))
+    # No Deployment of it (a new ModelDeployment, or both deleted): no pod of it serves; a LIST fewer.
+    found = (
+        kube.list_items(f"/api/v1/namespaces/{namespace}/pods", _selector(name))
+        if deployment or other
+        else []
     )
+    pods = tuple(pod_state(kube, p, spec.model, settings, token) for p in found)
     return Observed(
         md=md,
         now=now,
@@ -116,6 +119,7 @@ def deployment_state(dep: dict[str, Any]) -> DeploymentState:
     )
     return DeploymentState(
         version=builders.template_version(dep),
+        uid=str(dep["metadata"].get("uid", "")),
         generation=int(dep["metadata"].get("generation", 1)),
         observed_generation=int(status.get("observedGeneration", 0)),
         replicas=int(spec.get("replicas", 1)),

@@ -40,6 +40,7 @@ class DeploymentState:
     """The observed server Deployment (spec replicas and the controller's status counters)."""
 
     version: str | None
+    uid: str = ""
     generation: int = 1
     observed_generation: int = 1
     replicas: int = 1
