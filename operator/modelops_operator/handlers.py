@@ -56,7 +56,10 @@ class Runtime:
     def __post_init__(self) -> None:
         backoff = Backoff(self.settings.backoff_seconds, self.settings.max_backoff_seconds)
         self.queue = WorkQueue(
-            lambda key: reconcile_key(self, key), lambda k, e, d: report_failure(self, k, e, d), backoff
+            lambda key: reconcile_key(self, key),
+            lambda k, e, d: report_failure(self, k, e, d),
+            backoff,
+            first=lambda key: key[0] == MD,  # a new ModelDeployment's Deployment before MV statuses
         )
 
 

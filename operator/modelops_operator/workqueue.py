@@ -7,9 +7,10 @@ the plan asks for ("look again in T"). This replaces polling every object: idle 
 The rules are controller-runtime's: a key is queued at most once (the earliest due time wins), never
 processed by two workers at once (an add while it runs marks it for one more run after), and a failure
 of one object — any exception — is contained: it is reported through `on_error` and retried for that
-key alone with exponential backoff, while every other key goes on. A key that never ran yet goes first
-among the due ones: in a burst of new objects, each one's first reconcile (the one that creates its
-Deployment) does not wait behind the second looks of those before it.
+key alone with exponential backoff, while every other key goes on. A key that never ran yet (and that
+`first` selects: the handlers pick ModelDeployments) goes first among the due ones: in a burst of new
+objects, each one's first reconcile (the one that creates its Deployment) does not wait behind the
+second looks of those before it, nor behind the ModelVersions' status writes.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ class WorkQueue(Generic[Key]):
         on_error: Callable[[Key, Exception, float], None],
         backoff: Backoff = Backoff(),
         clock: Callable[[], float] = time.monotonic,
+        first: Callable[[Key], bool] = lambda key: True,
     ) -> None:
         self._work, self._on_error, self._backoff, self._clock = work, on_error, backoff, clock
+        self._first = first
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Key]] = []  # keys that ran before
         self._fresh: list[tuple[float, int, Key]] = []  # keys that never ran: served first
@@ -74,7 +77,7 @@ class WorkQueue(Generic[Key]):
         if key in self._due and self._due[key] <= due:
             return
         self._due[key] = due
-        heap = self._heap if key in self._ran else self._fresh
+        heap = self._fresh if key not in self._ran and self._first(key) else self._heap
         heapq.heappush(heap, (due, next(self._order), key))
         self._cond.notify()
 

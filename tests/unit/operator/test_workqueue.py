@@ -221,3 +221,14 @@ def test_a_forgotten_key_counts_as_new_again(queue: WorkQueue, rec: Recorder, cl
     queue.add("a")
     queue.run_due()
     assert rec.ran == ["a", "b"]
+
+
+def test_only_the_keys_first_selects_jump_the_queue(rec: Recorder, clock: Clock) -> None:
+    queue: WorkQueue = WorkQueue(
+        rec.work, rec.report, clock=clock, first=lambda key: str(key).startswith("md")
+    )
+    queue.add("mv-1")
+    clock.now += 1
+    queue.add("md-1")
+    queue.run_due()
+    assert rec.ran == ["md-1", "mv-1"]
