@@ -10,6 +10,8 @@ ModelDeployment has `replicas: 0`, as in the issue's measurement):
 - then `--idle-seconds` of idleness: operator CPU (% of one core, from /proc), RSS, and apiserver
   requests/s (from the apiserver's own `apiserver_request_total`); then the same window with the
   operator stopped, since the controller-manager's own requests are in that counter too;
+- during the burst (first create to every object settled): apiserver requests per object (the bench's
+  creates and the controller-manager's requests are in it too, the same for both) and operator CPU s;
 - before the operator stops, one ModelDeployment is rolled to a new version with `replicas: 1` and
   `progressDeadlineSeconds: 10`; with no kubelet its pod never becomes ready, so the rollout fails at
   that deadline: `failed_rollout_detect_s` is how long after the deadline `status.failedVersions` says
@@ -66,6 +68,8 @@ class Result:
     idle_apiserver_rps_operator_stopped: float
     operator_rss_mb: float
     failed_rollout_detect_s: float
+    burst_apiserver_requests_per_object: float
+    burst_operator_cpu_s: float
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -241,6 +245,7 @@ def run_one(
         watcher = DeploymentWatch(client.AppsV1Api(api))
         time.sleep(5)  # the operator's watches start; not measured
         applied: dict[tuple[str, str], float] = {}
+        burst_cpu0, burst_req0 = _cpu_seconds(operator.pid), _apiserver_requests(kubectl)
         for index in range(count):
             ns = spaces[index % namespaces]
             mv, md = _objects(ns, index)
@@ -255,6 +260,10 @@ def run_one(
         watcher.stop()
         _wait("every ModelDeployment settled", lambda: _all_settled(custom, count), 1800)
         settled_s = time.monotonic() - started
+        burst_cpu, burst_req = (
+            _cpu_seconds(operator.pid) - burst_cpu0,
+            _apiserver_requests(kubectl) - burst_req0,
+        )
         time.sleep(settle_s)  # the last events and status writes drain before "idle" is measured
         cpu0, req0, t0 = _cpu_seconds(operator.pid), _apiserver_requests(kubectl), time.monotonic()
         time.sleep(idle_s)
@@ -279,6 +288,8 @@ def run_one(
             idle_apiserver_rps_operator_stopped=round((req3 - req2 - 1) / (t3 - t2), 2),
             operator_rss_mb=round(rss, 1),
             failed_rollout_detect_s=round(failed_detect_s, 2),
+            burst_apiserver_requests_per_object=round(burst_req / count, 1),
+            burst_operator_cpu_s=round(burst_cpu, 1),
         )
     finally:
         if operator is not None and operator.poll() is None:
@@ -342,6 +353,8 @@ def _print_ratios(results: list[Result]) -> None:
             "idle_apiserver_rps",
             "operator_rss_mb",
             "failed_rollout_detect_s",
+            "burst_apiserver_requests_per_object",
+            "burst_operator_cpu_s",
         ):
             before, after = getattr(old, field), getattr(new, field)
             ratio = after / before if before else float("nan")
