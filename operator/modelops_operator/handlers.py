@@ -119,16 +119,17 @@ def on_model_deployment(runtime: Runtime, event_type: str | None, body: Any) -> 
 
 def on_model_version(runtime: Runtime, event_type: str | None, body: Any) -> None:
     """A ModelVersion's spec, annotations or validity changed: it, and the ModelDeployments that
-    target, serve or keep its version (a status write of the operator's own concerns nobody)."""
+    target, serve or keep its version. Only its promotion evidence changed (its own status write):
+    only those of them with promotion gates, which judge it. Any other status write concerns nobody."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     concerned = runtime.index.model_version_event(event_type, body)
-    if not runtime.index.intent_changed(MV, event_type, body):
-        return  # its own status write: nothing a reconcile reads has changed
+    own, evidence = runtime.index.changes(MV, event_type, body)
     if event_type == DELETED:
         runtime.queue.forget((MV, namespace, name))
-    else:
+    elif own:
         runtime.queue.add((MV, namespace, name))
-    for deployment in sorted(concerned):
+    readers = concerned if own else runtime.index.gated(namespace, concerned) if evidence else set()
+    for deployment in sorted(readers):
         runtime.queue.add((MD, namespace, deployment))
 
 

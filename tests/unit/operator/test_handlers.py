@@ -116,7 +116,21 @@ def test_the_operators_own_status_writes_do_not_queue_the_object_again() -> None
     assert drain(rt) == set(), "a ModelVersion status write concerns nobody"
     version["status"] = {"phase": "Deployed", "environments": [{"environment": "staging"}]}
     handlers.on_model_version(rt, "MODIFIED", version)
-    assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0"), (MD, "ns", "prod")}, "gate evidence"
+    assert drain(rt) == set(), "gate evidence, and prod has no promotion gates"
+    gated = {
+        **annotated,
+        "spec": {**annotated["spec"], "promotion": {"requires": [{"environment": "staging"}]}},
+    }
+    handlers.on_model_deployment(
+        rt, "MODIFIED", {**gated, "metadata": {**gated["metadata"], "generation": 2}}
+    )
+    drain(rt)
+    version["status"] = {
+        "phase": "Deployed",
+        "environments": [{"environment": "staging", "analysisPassed": True}],
+    }
+    handlers.on_model_version(rt, "MODIFIED", version)
+    assert drain(rt) == {(MD, "ns", "prod")}, "gate evidence: the gated deployment judges it again"
     version["status"] = {"phase": "Invalid"}
     handlers.on_model_version(rt, "MODIFIED", version)
     assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0"), (MD, "ns", "prod")}
