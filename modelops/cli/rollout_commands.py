@@ -16,9 +16,17 @@ import click
 from modelops.cli.context import CliContext, chosen_output, output_option, pass_context
 from modelops.cli.gate_commands import _cluster
 from modelops.cli.output import render
-from modelops.vocabulary import ABORT_ANNOTATION, PROMOTE_ANNOTATION
+from modelops.vocabulary import (
+    ABORT_ANNOTATION,
+    CANARY_PAUSED,
+    CANARY_PROGRESSING,
+    CANARY_PROMOTING,
+    PROMOTE_ANNOTATION,
+    STRATEGY_CANARY,
+    STRATEGY_ROLLING_UPDATE,
+)
 
-RUNNING = ("Progressing", "Paused", "Promoting")
+RUNNING = (CANARY_PROGRESSING, CANARY_PAUSED, CANARY_PROMOTING)
 
 
 def rollout_summary(md: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +39,7 @@ def rollout_summary(md: dict[str, Any]) -> dict[str, Any]:
     step = int(canary.get("step") or 0)
     return {
         "name": md["metadata"]["name"],
-        "strategy": (spec.get("rollout") or {}).get("strategy", "RollingUpdate"),
+        "strategy": (spec.get("rollout") or {}).get("strategy", STRATEGY_ROLLING_UPDATE),
         "desired": spec.get("version"),
         "stable": status.get("stableVersion"),
         "serving": status.get("servingVersion"),
@@ -56,7 +64,7 @@ def _deployment(ctx: CliContext, command: str, model_type: str, environment: str
 def _running_canary(md: dict[str, Any]) -> str:
     """The version of the canary running now; a ClickException saying why none is."""
     summary = rollout_summary(md)
-    if summary["strategy"] != "Canary":
+    if summary["strategy"] != STRATEGY_CANARY:
         raise click.ClickException(f"{summary['name']} rolls out with {summary['strategy']}, not Canary")
     if summary["phase"] not in RUNNING:
         raise click.ClickException(

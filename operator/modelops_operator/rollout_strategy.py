@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ROLLING_UPDATE, CANARY = "RollingUpdate", "Canary"
+from modelops.vocabulary import STRATEGY_CANARY, STRATEGY_ROLLING_UPDATE
+
+ROLLING_UPDATE, CANARY = STRATEGY_ROLLING_UPDATE, STRATEGY_CANARY
 STRATEGIES = (ROLLING_UPDATE, CANARY)
 DEFAULT_WEIGHT_TOLERANCE = 5  # percentage points
 FIELD = "spec.rollout"
