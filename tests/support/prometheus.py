@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from localkube_py.settings import read_versions
-from modelops_operator.analysis.decision import Phase
+from modelops_operator.analysis.decision import Phase, Thresholds
 from modelops_operator.analysis.samples import Snapshot
 from modelops_operator.analysis.step import evaluate
 from support.cluster import Poller
@@ -145,7 +145,8 @@ class Judge:
 
     def fold(self, snapshot: Snapshot) -> None:
         now = datetime.now(UTC)
-        progress = evaluate(self.spec, self.status or None, snapshot, now, version=self.version,
+        thresholds = Thresholds.from_spec(self.spec)
+        progress = evaluate(thresholds, self.status or None, snapshot, now, version=self.version,
                             stable_version=self.stable_version, available=True)  # fmt: skip
         self.status = progress.to_status()
 
