@@ -30,7 +30,7 @@ from modelops_operator.analysis import Action
 from modelops_operator.analysis import hooks as analysis_hooks
 from modelops_operator.analysis.step import evaluate
 from modelops_operator.draft import NORMAL, WARNING, Draft, parse_time, progress_since
-from modelops_operator.rollout_strategy import CANARY, RolloutSpec, Split, split
+from modelops_operator.rollout_strategy import CANARY, RolloutSpec, Split, split, then_of
 
 ACTIVE, PAUSED, PROMOTING = "Progressing", "Paused", "Promoting"
 PROMOTED, ABORTED, REFUSED = "Promoted", "Aborted", "Refused"
@@ -55,11 +55,10 @@ class _Step:
 
 
 def applies(draft: Draft) -> bool:
-    """True when `draft.target` is rolled out as a canary: strategy Canary and a stable version serving."""
-    raw = (draft.md["spec"].get("rollout") or {}).get("strategy")
+    """True when `draft.target` is rolled out as a canary (Canary, or Shadow then Canary) beside a stable."""
     stable = draft.status.get("stableVersion")
     return (
-        raw == CANARY
+        then_of(draft.md) == CANARY
         and int(draft.md["spec"].get("replicas", 1)) > 0
         and bool(stable)
         and stable != draft.target

@@ -53,9 +53,11 @@ def apply_plan(kube: Kube, md: dict[str, Any], plan: Plan, now: str) -> None:
     for name in plan.scale_to_zero:  # a canary's pods leave first: the blast radius shrinks at once
         scale = [{"op": "replace", "path": "/spec/replicas", "value": 0}]
         kube.json_patch(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}", scale)
-    for obj in (plan.service, plan.canary_deployment, plan.deployment):
+    for obj in (plan.service, plan.canary_deployment, plan.deployment, *plan.objects):
         if obj is not None:
             kube.apply(obj)
+    for pod_name, notes in plan.pod_annotations.items():  # their kubelet refreshes mounted files
+        kube.annotate(f"/api/v1/namespaces/{namespace}/pods/{pod_name}", notes)
     if plan.status != (md.get("status") or {}):
         kube.write_status(path, plan.status)
     if plan.spec_patch:

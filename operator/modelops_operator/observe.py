@@ -15,11 +15,11 @@ from typing import Any
 
 from modelops.names import model_version_name
 from modelops.versions import InvalidVersionError, canonical
-from modelops_operator import builders, policy, promotion
+from modelops_operator import builders, policy, promotion, shadow_observe
 from modelops_operator.draft import parse_time
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics_auth import MetricsToken
-from modelops_operator.rollout_strategy import CANARY
+from modelops_operator.rollout_strategy import CANARY, then_of
 from modelops_operator.settings import Settings
 from modelops_operator.state import DeploymentState, Observed, PodState
 
@@ -49,14 +49,20 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
         other_deployment=deployment_state(other) if other else None,
         pods=pods,
         analysis_samples=_samples(kube, md, settings, pods, now, token=token),
+        shadow=(
+            shadow_observe.observe_shadow(
+                kube, md, settings, pods, token=token, readers=(deployment_state, pod_state)
+            )
+            if shadow_observe.wanted(md)
+            else None
+        ),
     )
 
 
 def _two_slots(md: dict[str, Any]) -> bool:
     """Only a ModelDeployment that ever ran a canary has a second Deployment (a GET fewer for others)."""
     status = md.get("status") or {}
-    strategy = (md["spec"].get("rollout") or {}).get("strategy")
-    return strategy == CANARY or "canary" in status or "stableDeployment" in status
+    return then_of(md) == CANARY or "canary" in status or "stableDeployment" in status
 
 
 def _samples(

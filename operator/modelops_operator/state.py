@@ -77,3 +77,14 @@ class Observed:
     other_deployment: DeploymentState | None = None  # the other slot's: a canary, or scaled to 0
     pods: tuple[PodState, ...] = field(default_factory=tuple)
     analysis_samples: Any = None
+    shadow: ShadowObserved | None = None  # a Shadow rollout's candidate, read only while one runs
+
+
+@dataclass(frozen=True)
+class ShadowObserved:
+    """A Shadow rollout's candidate objects and the stable pods' mirror counters (`shadow_objects`)."""
+
+    deployment: DeploymentState | None = None
+    pods: tuple[PodState, ...] = ()
+    service_ip: str | None = None  # the candidate Service's ClusterIP
+    samples: dict[str, dict[str, float]] = field(default_factory=dict)  # stable pod -> mirror counters
