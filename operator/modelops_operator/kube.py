@@ -249,6 +249,7 @@ def object_path(obj: Mapping[str, Any]) -> str:
     plural = {
         "Deployment": "deployments",
         "Service": "services",
+        "ConfigMap": "configmaps",
         "ModelDeployment": "modeldeployments",
         "ModelVersion": "modelversions",
         "Pod": "pods",
