@@ -31,7 +31,9 @@ Readers = tuple[
 def wanted(md: dict[str, Any]) -> bool:
     """A shadow may run or may still have objects to remove (else no request is spent on it)."""
     state = (md.get("status") or {}).get("shadow") or {}
-    return strategy_of(md) == SHADOW or (bool(state) and not state.get("tornDown"))
+    if strategy_of(md) == SHADOW and state.get("version") != md["spec"].get("version"):
+        return True  # a shadow of spec.version may start
+    return bool(state) and not state.get("tornDown")
 
 
 def observe_shadow(

@@ -20,15 +20,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from support.cluster import Kubectl, Poller
@@ -40,6 +37,7 @@ from support.e2e import (
     running_operator,
     service_url,
 )
+from support.load import Load
 from support.scene import ModelDeploymentScene
 
 MODEL = "safety_classifier"
@@ -62,70 +60,7 @@ ANALYSIS = {
 }
 SHARE_TOLERANCE_POINTS = 10  # 400 answers at p = 0.25: one standard deviation is 2.2 points
 BLAST_MARGIN = 0.03
-CONNECT_RETRY_S = 10.0
 READY_TIMEOUT_S = 180
-
-
-@dataclass(frozen=True)
-class Answer:
-    at: float
-    status: int  # 0: no HTTP answer within the connect-retry deadline
-    version: str | None
-
-
-class Load:
-    """A pool of HTTP clients POSTing predictions to the Service until stopped, every answer recorded."""
-
-    def __init__(self, url: str, workers: int = 4, pace_s: float = 0.05) -> None:
-        self.url, self.pace_s = url, pace_s
-        self._answers: list[Answer] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="canary-load")
-        self._workers = workers
-
-    def __enter__(self) -> Load:
-        for _ in range(self._workers):
-            self._pool.submit(self._run)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._pool.shutdown(wait=True)
-
-    def answers(self, since: float = 0.0, until: float = float("inf")) -> list[Answer]:
-        with self._lock:
-            return [a for a in self._answers if since <= a.at <= until]
-
-    def wait_for(self, count: int, since: float, timeout: float) -> list[Answer]:
-        return Poller(timeout, what=f"{count} answers").until(
-            lambda: found if len(found := self.answers(since)) >= count else None
-        )
-
-    def _run(self) -> None:
-        # A new connection per request: kube-proxy picks an endpoint per connection, so a kept-alive
-        # connection would pin a worker to one pod and the share would say nothing about the weights.
-        limits = httpx.Limits(max_keepalive_connections=0)
-        with httpx.Client(timeout=5, limits=limits, headers={"Connection": "close"}) as client:
-            while not self._stop.is_set():
-                answer = self._send(client)
-                with self._lock:
-                    self._answers.append(answer)
-                self._stop.wait(self.pace_s)  # pacing of the load, not synchronisation
-
-    def _send(self, client: httpx.Client) -> Answer:
-        deadline = time.monotonic() + CONNECT_RETRY_S
-        while True:
-            try:
-                response = client.post(self.url, json={"text": "hello, how are you today?"})
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                if time.monotonic() >= deadline or self._stop.is_set():
-                    return Answer(time.monotonic(), 0, None)
-                continue
-            except httpx.HTTPError:
-                return Answer(time.monotonic(), 0, None)
-            version = response.json().get("version") if response.status_code == 200 else None
-            return Answer(time.monotonic(), response.status_code, version)
 
 
 def model_deployment(
