@@ -5,8 +5,9 @@ computed by the operator, never taken from a user's spec) into a ConfigMap mount
 `Mirror.reload` re-reads that file about once a second, so mirroring starts and stops without a restart.
 `app.Routes.predict` calls `Mirror.offer` after the user's answer is computed: a sampled request is put
 on a bounded queue (dropped and counted when full) and the call returns at once, so the user's answer is
-never delayed or altered. Worker tasks send the texts to the candidate and record, per text, whether
-the candidate's top label agrees with this server's and the absolute difference of the two top scores.
+never delayed or altered. Worker tasks send the texts to the candidate (mirrors that waited together go
+in one request) and record, per text, whether the candidate's top label agrees with this server's and
+the absolute difference of the two top scores.
 The operator reads these counters from this pod's /metrics (`modelops_shadow_*`, labelled with the
 candidate version) and judges the candidate on them.
 """
@@ -32,6 +33,7 @@ LOG = get_logger("shadow")
 Prediction = tuple[str, dict[str, float]]
 RELOAD_SECONDS = 1.0
 WORKERS = 4
+MERGED_JOBS, MERGED_TEXTS = 16, 64  # mirrors waiting together are sent as one request (less CPU each)
 AGREE, DISAGREE, ERROR, DROPPED = "agree", "disagree", "error", "dropped"
 
 
@@ -160,9 +162,12 @@ class Mirror:
             if queue is None:
                 await asyncio.sleep(RELOAD_SECONDS)
                 continue
-            job = await queue.get()
-            with contextlib.suppress(Exception):  # a mirror never takes the server down
-                await self._mirror(job)
+            jobs = [await queue.get()]
+            while len(jobs) < MERGED_JOBS and not queue.empty():
+                jobs.append(queue.get_nowait())  # what waited meanwhile goes in the same request
+            for batch in _batches(jobs):
+                with contextlib.suppress(Exception):  # a mirror never takes the server down
+                    await self._mirror(batch)
 
     async def _mirror(self, job: _Job) -> None:
         requests = self.metrics.shadow_requests
@@ -188,6 +193,18 @@ class Mirror:
         if len(predictions) != len(texts):
             raise ValueError(f"{len(predictions)} predictions for {len(texts)} texts")
         return [(str(p["label"]), {str(k): float(v) for k, v in p["scores"].items()}) for p in predictions]
+
+
+def _batches(jobs: list[_Job]) -> list[_Job]:
+    """Consecutive jobs of one target merged, at most MERGED_TEXTS texts per request (one job may be more)."""
+    batches: list[_Job] = []
+    for job in jobs:
+        last = batches[-1] if batches else None
+        if last is None or last.target != job.target or len(last.texts) + len(job.texts) > MERGED_TEXTS:
+            batches.append(job)
+        else:
+            batches[-1] = _Job(job.target, last.texts + job.texts, last.rows + job.rows)
+    return batches
 
 
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per mirrored request is noise

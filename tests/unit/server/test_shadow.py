@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelops_server.metrics import ServerMetrics
-from modelops_server.shadow import Mirror, Target
+from modelops_server.shadow import Mirror, Target, _batches, _Job
 from support.models import make_model_dir
 from support.server_process import ServerProcess, free_port, server_process
 from support.serving import MODEL_TYPE, SEED_PREDICT, ServeFn
@@ -170,3 +170,17 @@ def test_the_target_file_is_reread_and_its_absence_turns_mirroring_off(tmp_path:
     _target(path, "file:///etc/passwd", 0.5)
     mirror.reload()
     assert mirror.target is None, "only an http:// target is ever used"
+
+
+def test_mirrors_waiting_together_are_merged_per_target_and_bounded() -> None:
+    one, two = Target("http://a/p", "v2", 1.0), Target("http://b/p", "v2", 1.0)
+    row = ("safe", {"safe": 0.9, "risk": 0.1})
+    jobs = [
+        _Job(one, ["x"] * 40, [row] * 40),
+        _Job(one, ["y"] * 20, [row] * 20),
+        _Job(one, ["z"] * 10, [row] * 10),
+    ]
+    jobs.append(_Job(two, ["w"], [row]))
+    assert [(b.target.url, len(b.texts)) for b in _batches(jobs)] == [
+        ("http://a/p", 60), ("http://a/p", 10), ("http://b/p", 1),
+    ]  # fmt: skip
