@@ -5,7 +5,7 @@ Service for the whole test. One ModelDeployment goes through two shadows (one cl
 
 1. v1.1.0 has v1.0.0's weights with its two labels swapped, so it disagrees on every mirrored text
    (>= 20 %): it is rejected (spec reverted, candidate scaled to 0) with zero user-visible errors, and
-   every user answer came from v1.0.0. The client-side p99 before mirroring and while mirroring is
+   every user answer came from v1.0.0. The client-side p99 before, while and after mirroring is
    printed (`pytest -s`), and so is how long after the operator wrote the target the first stable
    pod's server read it (the kubelet's refresh of the mounted ConfigMap, hastened by the annotation).
 2. v1.2.0 has v1.0.0's weights and labels (equivalent): while it is mirrored to, the operator is
@@ -141,13 +141,15 @@ def test_a_disagreeing_shadow_is_rejected_and_an_equivalent_one_promoted(scene: 
                 == 0
             )
         )
+        after = load.wait_for(200, time.monotonic(), 60)  # mirroring off again
         answers = load.answers()
         errors = [a for a in answers if a.status != 200]
         assert not errors, f"{len(errors)} user-visible errors of {len(answers)}"
         assert {a.version for a in answers} == {STABLE}, "the candidate answered a user"
         print(
-            f"\nshadow rejected: {figures}; user p99 without mirroring {p99_ms(before):.1f} ms "
-            f"({len(before)} requests), while mirroring {p99_ms(during):.1f} ms ({len(during)}); "
+            f"\nshadow rejected: {figures}; user p99 without mirroring {p99_ms(before):.1f} ms before "
+            f"({len(before)} requests) and {p99_ms(after):.1f} ms after ({len(after)}), while mirroring "
+            f"{p99_ms(during):.1f} ms ({len(during)}); "
             f"{len(answers)} user requests, 0 errors; target read {delay:.1f}s after it was written"
         )
 
