@@ -76,8 +76,9 @@ def advance(draft: Draft) -> Failure | None:
     _build(draft, spec)
     observed = draft.obs.shadow
     ready = observed is not None and observed.deployment is not None and observed.deployment.ready > 0
+    # before the target is written the counters are what earlier mirrors left (a retried version)
+    _fold(draft, state, "pods" if "mirroringSince" in state else "baseline")
     if not ready or observed is None or not observed.service_ip:
-        _fold(draft, state, "baseline")
         message = f"shadow of {draft.target}: starting the candidate (no user traffic)"
         state.update(phase=STARTING, message=message)
         draft.progressing = (True, c.REASON_ROLLING_OUT, message)
@@ -86,7 +87,6 @@ def advance(draft: Draft) -> Failure | None:
         draft.md, draft.settings, spec, observed.service_ip, draft.target
     )
     _mirror(draft, state, document, spec)
-    _fold(draft, state, "pods")
     return _judge(draft, state, spec, thresholds)
 
 

@@ -235,3 +235,15 @@ def test_changing_the_strategy_mid_shadow_tears_it_down() -> None:
     assert result.status["shadow"]["phase"] == "Stopped"
     assert result.scale_to_zero == [SHADOW]
     assert builders.template_version(result.deployment) == NEW
+
+
+def test_a_retried_version_counts_only_what_was_mirrored_since_its_target_was_written() -> None:
+    md = shadow_md()
+    md = after(md, plan(md))
+    earlier = {"stable-0": counts(0, 500), "stable-1": counts(0, 500)}  # left by a rejected attempt
+    md = after(md, plan(md, candidate=True, samples=earlier, now=later(10)))
+    grown = {"stable-0": counts(60, 500), "stable-1": counts(40, 500)}
+    result = plan(md, candidate=True, samples=grown, now=later(71))
+    assert (
+        result.status["shadow"]["figures"]["disagree"] == 0 and result.status["shadow"]["phase"] == "Passed"
+    )
