@@ -247,3 +247,21 @@ def test_a_retried_version_counts_only_what_was_mirrored_since_its_target_was_wr
     assert (
         result.status["shadow"]["figures"]["disagree"] == 0 and result.status["shadow"]["phase"] == "Passed"
     )
+
+
+def test_a_first_version_has_nothing_to_be_compared_with_and_rolls_out_pod_by_pod() -> None:
+    md = model_deployment(STABLE, rollout={"strategy": "Shadow", "shadow": SPEC})
+    result = reconcile.plan(Observed(md=md, now=T0, target_mv=model_version(STABLE)), SETTINGS)
+    assert "shadow" not in result.status and result.objects == []
+    assert builders.template_version(result.deployment) == STABLE
+
+
+def test_every_server_pod_mounts_the_operator_s_target_and_a_user_env_cannot_move_it() -> None:
+    env = [{"name": "MODELOPS_SERVER_SHADOW_CONFIG_FILE", "value": "/tmp/mine.json"}]
+    md = model_deployment(STABLE, server={"env": env})
+    pod = builders.build_deployment(md, model_version(STABLE), SETTINGS)["spec"]["template"]["spec"]
+    command = pod["containers"][0]["command"]
+    at = command.index("--shadow-config-file")  # a flag wins over the variable (click)
+    assert command[at + 1] == f"{builders.SHADOW_DIR}/{builders.SHADOW_FILE}"
+    volume = next(v for v in pod["volumes"] if v["name"] == builders.SHADOW_VOLUME)
+    assert volume["configMap"] == {"name": SHADOW, "optional": True}
