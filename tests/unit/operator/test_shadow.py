@@ -25,7 +25,10 @@ SPEC = {"sampleFraction": 0.5, "durationSeconds": 60, "minRequests": 50}
 
 
 def done(version: str, replicas: int) -> DeploymentState:
-    return DeploymentState(version, 1, 1, replicas, replicas, replicas, replicas, replicas)
+    return DeploymentState(
+        version=version, replicas=replicas, status_replicas=replicas, updated=replicas, ready=replicas,
+        available=replicas,
+    )  # fmt: skip
 
 
 def stable_pods(count: int = 2) -> tuple[PodState, ...]:
