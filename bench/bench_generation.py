@@ -7,7 +7,10 @@ random Llama with SmolLM2-135M's body (hidden 576, 30 layers, 9 heads, 3 KV head
 tokenizer. It is exported once with `modelops.export_generation` (--precision, default int4). Every
 generation decodes exactly --new-tokens tokens (min = max, so an end-of-turn token cannot shorten one
 side). All three use --threads intra-op threads; the server runs `--max-generations --streams`.
-Measurements are interleaved over --rounds rounds; ratios are taken within a round, medians printed.
+Measurements are interleaved over --rounds rounds (server and genai alternate which goes first); ratios
+are taken within a round, medians printed, with the load average before and after. Both sides are warm,
+build the prompt inside the timed region, and report CPU ms per token (the server's
+process_cpu_seconds_total plus the client's), which a busy machine distorts far less than tokens/s.
 
 Usage: .venv/bin/python bench/bench_generation.py [--model-path DIR] [--new-tokens 64 --streams 8]
 """
@@ -79,19 +82,30 @@ def _timed_streams(streams: int, one: Any) -> Run:
     return {"ttft_s": statistics.median(firsts), "tokens_per_s": sum(counts) / elapsed}
 
 
-def genai_run(model_dir: Path, threads: int, new_tokens: int, streams: int) -> Run:
-    """In-process onnxruntime-genai loop, one generator per stream, as the server runs it."""
+def load_genai(model_dir: Path, threads: int) -> Any:
+    """The in-process generator, loaded once and warmed up like the server (same `load_generator`)."""
     from modelops.package.metadata import ModelMetadata
-    from modelops_server.generation import Sampling, load_generator
+    from modelops_server.generation import load_generator
 
     generator = load_generator(model_dir, ModelMetadata.load(model_dir), threads)
-    prompt = generator.prompt_ids(MESSAGES)
+    generator.greedy(generator.prompt_ids(MESSAGES), 4)
+    return generator
+
+
+def genai_run(generator: Any, new_tokens: int, streams: int) -> Run:
+    """In-process onnxruntime-genai loop, one generator per stream, as the server runs it: the prompt is
+    rendered and tokenized inside the timed region, as the server must."""
+    from modelops_server.generation import Sampling
+
     sampling = Sampling(max_new_tokens=new_tokens, min_new_tokens=new_tokens)
 
     def one(_index: int, record: Any) -> None:
+        prompt = generator.prompt_ids(MESSAGES)
         generator.run(prompt, sampling, lambda ids, _t: [record(0.0) for _ in ids], threading.Event(), 1e18)
 
-    return _timed_streams(streams, one)
+    cpu = time.process_time()
+    found = _timed_streams(streams, one)
+    return {**found, "cpu_ms_per_token": 1000 * (time.process_time() - cpu) / (streams * new_tokens)}
 
 
 def torch_run(source: Path, threads: int, new_tokens: int, streams: int) -> Run:
@@ -121,7 +135,6 @@ async def _server_streams(base: str, new_tokens: int, streams: int) -> Run:
             "temperature": 0, "stream": True}  # fmt: skip
     firsts: list[float] = []
     counts: list[int] = []
-    start = time.monotonic()
 
     async def one(client: httpx.AsyncClient) -> None:
         tokens, first = 0, None
@@ -133,9 +146,26 @@ async def _server_streams(base: str, new_tokens: int, streams: int) -> Run:
         firsts.append(first or 0.0)
         counts.append(tokens)
 
-    async with httpx.AsyncClient(base_url=base, timeout=600) as client:
+    # the client (connection pool, SSL context) exists before the clock starts, as a serving client's does
+    limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
+    async with httpx.AsyncClient(base_url=base, timeout=600, limits=limits) as client:
+        cpu = _server_cpu_s(base), time.process_time()
+        start = time.monotonic()
         await asyncio.gather(*(one(client) for _ in range(streams)))
-    return {"ttft_s": statistics.median(firsts), "tokens_per_s": sum(counts) / (time.monotonic() - start)}
+        elapsed = time.monotonic() - start
+        spent = _server_cpu_s(base) - cpu[0] + time.process_time() - cpu[1]
+    return {"ttft_s": statistics.median(firsts), "tokens_per_s": sum(counts) / elapsed,
+            "cpu_ms_per_token": 1000 * spent / max(1, sum(counts))}  # fmt: skip
+
+
+def _server_cpu_s(base: str) -> float:
+    """The server process's CPU seconds (its own process_cpu_seconds_total)."""
+    import httpx
+
+    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+        if line.startswith("process_cpu_seconds_total "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def server_run(base: str, new_tokens: int, streams: int) -> Run:
@@ -153,6 +183,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--skip-torch", action="store_true", help="only the server and the genai loop")
     args = parser.parse_args()
 
     from modelops.export_generation import export_generation
@@ -170,16 +201,26 @@ def main() -> None:
         server_args = ("--version", "v1.0.0", "--threads", str(args.threads), "--max-generations",
                        str(args.streams), "--max-new-tokens", str(args.new_tokens))  # fmt: skip
         rounds: list[dict[str, Run]] = []
+        load = [os.getloadavg()]
         with server_process(base / "models", *server_args, model_type=MODEL) as server:
             server_run(server.base, 4, 1)  # warm-up
-            for _ in range(args.rounds):
+            generator = load_genai(model_dir, args.threads)
+            for index in range(args.rounds):
                 found: dict[str, Run] = {}
                 for streams in sorted({1, args.streams}):
-                    found[f"genai_{streams}"] = genai_run(model_dir, args.threads, args.new_tokens, streams)
-                    found[f"server_{streams}"] = server_run(server.base, args.new_tokens, streams)
-                    found[f"torch_{streams}"] = torch_run(source, args.threads, args.new_tokens, streams)
+                    # alternate which side goes first, so a load change hits both sides alike
+                    sides = ("genai", "server") if index % 2 == 0 else ("server", "genai")
+                    for side in sides:
+                        found[f"{side}_{streams}"] = (
+                            genai_run(generator, args.new_tokens, streams) if side == "genai"
+                            else server_run(server.base, args.new_tokens, streams)
+                        )  # fmt: skip
+                    if not args.skip_torch:
+                        found[f"torch_{streams}"] = torch_run(source, args.threads, args.new_tokens, streams)
                 rounds.append(found)
             rss = _resident_mib(server.base)
+        load.append(os.getloadavg())
+        args.load_average_before_after = [[round(x, 2) for x in triple] for triple in load]
     report(rounds, args, rss)
 
 
@@ -202,17 +243,22 @@ def report(rounds: list[dict[str, Run]], args: argparse.Namespace, rss_mib: floa
 
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     summary: dict[str, Any] = {"settings": settings, "server_resident_mib": rss_mib}
+    sides = ("server", "genai") if args.skip_torch else ("server", "genai", "torch")
     for streams in sorted({1, args.streams}):
-        for side in ("server", "genai", "torch"):
+        for side in sides:
             key = f"{side}_{streams}"
             summary[key] = {"tokens_per_s": round(median(key, "tokens_per_s"), 1),
                             "ttft_ms": round(1000 * median(key, "ttft_s"), 1)}  # fmt: skip
-        summary[f"ratio_server_vs_genai_tokens_per_s_{streams}"] = round(
-            ratio(f"server_{streams}", f"genai_{streams}", "tokens_per_s"), 3
-        )
-        summary[f"ratio_server_vs_torch_tokens_per_s_{streams}"] = round(
-            ratio(f"server_{streams}", f"torch_{streams}", "tokens_per_s"), 3
-        )
+            if side != "torch":
+                summary[key]["cpu_ms_per_token"] = round(median(key, "cpu_ms_per_token"), 2)
+        for field in ("tokens_per_s", "ttft_s"):
+            summary[f"ratio_server_vs_genai_{field}_{streams}"] = round(
+                ratio(f"server_{streams}", f"genai_{streams}", field), 3
+            )
+        if not args.skip_torch:
+            summary[f"ratio_server_vs_torch_tokens_per_s_{streams}"] = round(
+                ratio(f"server_{streams}", f"torch_{streams}", "tokens_per_s"), 3
+            )
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "rounds": rounds}, indent=2))

@@ -9,7 +9,13 @@ ModelDeployment has `replicas: 0`, as in the issue's measurement):
   controller has caught up too: with 1,000 Deployments the controller-manager needs minutes);
 - then `--idle-seconds` of idleness: operator CPU (% of one core, from /proc), RSS, and apiserver
   requests/s (from the apiserver's own `apiserver_request_total`); then the same window with the
-  operator stopped, since the controller-manager's own requests are in that counter too.
+  operator stopped, since the controller-manager's own requests are in that counter too;
+- during the burst (first create to every object settled): apiserver requests per object (the bench's
+  creates and the controller-manager's requests are in it too, the same for both) and operator CPU s;
+- before the operator stops, one ModelDeployment is rolled to a new version with `replicas: 1` and
+  `progressDeadlineSeconds: 10`; with no kubelet its pod never becomes ready, so the rollout fails at
+  that deadline: `failed_rollout_detect_s` is how long after the deadline `status.failedVersions` says
+  so (the same few seconds at 1,000 objects as at 1 is the goal).
 
 Ratios (this tree ÷ baseline) are printed for each count. Run from the repository root:
 
@@ -61,6 +67,9 @@ class Result:
     idle_apiserver_rps: float
     idle_apiserver_rps_operator_stopped: float
     operator_rss_mb: float
+    failed_rollout_detect_s: float
+    burst_apiserver_requests_per_object: float
+    burst_operator_cpu_s: float
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -164,6 +173,34 @@ def _wait(what: str, check: Any, timeout: float) -> float:
     return time.monotonic() - started
 
 
+FAILING_INDEX = 1_000_000  # a version no other object uses
+FAILING_DEADLINE_S = 10  # the CRD's minimum progressDeadlineSeconds
+
+
+def _failed_rollout_s(custom: client.CustomObjectsApi, namespace: str, name: str) -> float:
+    """Roll `name` to a version whose pod never becomes ready: seconds from its deadline to the failure."""
+    mv, _ = _objects(namespace, FAILING_INDEX)
+    version = mv["spec"]["version"]
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "modelversions", mv)
+    patch = {
+        "spec": {
+            "version": version,
+            "replicas": 1,
+            "rollback": {"progressDeadlineSeconds": FAILING_DEADLINE_S},
+        }
+    }
+    # A dict goes as a merge patch.
+    custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, "modeldeployments", name, patch)
+    started = time.monotonic()
+
+    def failed() -> bool:
+        md = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "modeldeployments", name)
+        return any(f.get("version") == version for f in (md.get("status") or {}).get("failedVersions") or [])
+
+    _wait(f"{name} {version} failed", failed, FAILING_DEADLINE_S + 120)
+    return time.monotonic() - started - FAILING_DEADLINE_S
+
+
 def _all_have_status(custom: client.CustomObjectsApi, count: int) -> bool:
     items = custom.list_cluster_custom_object(GROUP, VERSION, "modeldeployments")["items"]
     return sum(1 for md in items if (md.get("status") or {}).get("phase")) >= count
@@ -208,6 +245,7 @@ def run_one(
         watcher = DeploymentWatch(client.AppsV1Api(api))
         time.sleep(5)  # the operator's watches start; not measured
         applied: dict[tuple[str, str], float] = {}
+        burst_cpu0, burst_req0 = _cpu_seconds(operator.pid), _apiserver_requests(kubectl)
         for index in range(count):
             ns = spaces[index % namespaces]
             mv, md = _objects(ns, index)
@@ -222,11 +260,17 @@ def run_one(
         watcher.stop()
         _wait("every ModelDeployment settled", lambda: _all_settled(custom, count), 1800)
         settled_s = time.monotonic() - started
+        burst_cpu, burst_req = (
+            _cpu_seconds(operator.pid) - burst_cpu0,
+            _apiserver_requests(kubectl) - burst_req0,
+        )
         time.sleep(settle_s)  # the last events and status writes drain before "idle" is measured
         cpu0, req0, t0 = _cpu_seconds(operator.pid), _apiserver_requests(kubectl), time.monotonic()
         time.sleep(idle_s)
         cpu1, req1, t1 = _cpu_seconds(operator.pid), _apiserver_requests(kubectl), time.monotonic()
         rss = _rss_mb(operator.pid)
+        first = next(iter(applied))
+        failed_detect_s = _failed_rollout_s(custom, *first)
         operator.terminate()
         operator.wait(timeout=30)
         req2, t2 = _apiserver_requests(kubectl), time.monotonic()
@@ -243,6 +287,9 @@ def run_one(
             idle_apiserver_rps=round((req1 - req0 - 1) / (t1 - t0), 2),
             idle_apiserver_rps_operator_stopped=round((req3 - req2 - 1) / (t3 - t2), 2),
             operator_rss_mb=round(rss, 1),
+            failed_rollout_detect_s=round(failed_detect_s, 2),
+            burst_apiserver_requests_per_object=round(burst_req / count, 1),
+            burst_operator_cpu_s=round(burst_cpu, 1),
         )
     finally:
         if operator is not None and operator.poll() is None:
@@ -304,6 +351,10 @@ def _print_ratios(results: list[Result]) -> None:
             "all_available_s",
             "idle_operator_cpu_pct",
             "idle_apiserver_rps",
+            "operator_rss_mb",
+            "failed_rollout_detect_s",
+            "burst_apiserver_requests_per_object",
+            "burst_operator_cpu_s",
         ):
             before, after = getattr(old, field), getattr(new, field)
             ratio = after / before if before else float("nan")

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from modelops import gates
-from modelops.vocabulary import AVAILABLE, DEGRADED, REASON_PROMOTION_BLOCKED
+from modelops.vocabulary import AVAILABLE, DEGRADED, EVENT_PROMOTED, REASON_PROMOTION_BLOCKED
 
 STAGING, PRODUCTION = "staging", "production"
 
@@ -162,7 +162,7 @@ def _rollback_plan(version: str, production: Mapping[str, Any] | None) -> Item:
     stable_before = [
         h.get("version")
         for h in status.get("history") or []
-        if h.get("event") == "Promoted" and h.get("version") not in failed and h.get("version") != version
+        if h.get("event") == EVENT_PROMOTED and h.get("version") not in failed and h.get("version") != version
     ]
     if stable_before:
         previous = stable_before[-1]

@@ -90,3 +90,47 @@ GATE_OVERRIDDEN = "Overridden"
 # ModelVersion
 REASON_REGISTERED = "Registered"
 REASON_DEPLOYED = "Deployed"
+# status.phase of a ModelDeployment (the `Status` column)
+PHASE_PENDING = "Pending"
+PHASE_PROGRESSING = "Progressing"
+PHASE_ANALYZING = "Analyzing"
+PHASE_AVAILABLE = "Available"
+PHASE_DEGRADED = "Degraded"
+PHASE_ROLLED_BACK = "RolledBack"
+# status.canary.phase of a ModelDeployment
+CANARY_PROGRESSING = "Progressing"
+CANARY_PAUSED = "Paused"
+CANARY_PROMOTING = "Promoting"
+CANARY_PROMOTED = "Promoted"
+CANARY_ABORTED = "Aborted"
+CANARY_REFUSED = "Refused"
+# status.analysis.phase of a ModelDeployment
+ANALYSIS_PENDING = "Pending"
+ANALYSIS_RUNNING = "Running"
+ANALYSIS_PASSED = "Passed"
+ANALYSIS_FAILED = "Failed"
+ANALYSIS_INCONCLUSIVE = "Inconclusive"
+# The verdicts of promotion and analysis; `spec.rollback.analysis.inconclusive` is Promote, Hold or Rollback
+VERDICT_PROMOTE = "Promote"
+VERDICT_WAIT = "Wait"
+VERDICT_FAIL = "Fail"
+VERDICT_HOLD = "Hold"
+INCONCLUSIVE_ROLLBACK = "Rollback"
+# status.phase of a ModelVersion
+MV_PHASE_REGISTERED = "Registered"
+MV_PHASE_DEPLOYED = "Deployed"
+MV_PHASE_INVALID = "Invalid"
+# The Deployment controller's own words the operator reads
+DEPLOYMENT_PROGRESSING = "Progressing"
+DEPLOYMENT_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+# spec.rollout.strategy
+STRATEGY_ROLLING_UPDATE = "RollingUpdate"
+STRATEGY_CANARY = "Canary"
+STRATEGY_SHADOW = "Shadow"
+# status.shadow.phase of a ModelDeployment
+SHADOW_STARTING = "Starting"
+SHADOW_MIRRORING = "Mirroring"
+SHADOW_HELD = "Held"
+SHADOW_PASSED = "Passed"
+SHADOW_REJECTED = "Rejected"
+SHADOW_STOPPED = "Stopped"

@@ -18,10 +18,21 @@ import click
 from modelops.cli.context import CliContext, chosen_output, output_option, pass_context
 from modelops.cli.gate_commands import _cluster
 from modelops.cli.output import render
-from modelops.vocabulary import ABORT_ANNOTATION, PROMOTE_ANNOTATION
+from modelops.vocabulary import (
+    ABORT_ANNOTATION,
+    CANARY_PAUSED,
+    CANARY_PROGRESSING,
+    CANARY_PROMOTING,
+    PROMOTE_ANNOTATION,
+    SHADOW_HELD,
+    SHADOW_MIRRORING,
+    SHADOW_STARTING,
+    STRATEGY_CANARY,
+    STRATEGY_ROLLING_UPDATE,
+)
 
-RUNNING = ("Progressing", "Paused", "Promoting")
-SHADOW_RUNNING = ("Starting", "Mirroring", "Held")
+RUNNING = (CANARY_PROGRESSING, CANARY_PAUSED, CANARY_PROMOTING)
+SHADOW_RUNNING = (SHADOW_STARTING, SHADOW_MIRRORING, SHADOW_HELD)
 
 
 def rollout_summary(md: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +45,7 @@ def rollout_summary(md: dict[str, Any]) -> dict[str, Any]:
     step = int(canary.get("step") or 0)
     return {
         "name": md["metadata"]["name"],
-        "strategy": (spec.get("rollout") or {}).get("strategy", "RollingUpdate"),
+        "strategy": (spec.get("rollout") or {}).get("strategy", STRATEGY_ROLLING_UPDATE),
         "desired": spec.get("version"),
         "stable": status.get("stableVersion"),
         "serving": status.get("servingVersion"),
@@ -80,7 +91,7 @@ def _running_canary(md: dict[str, Any]) -> str:
     summary = rollout_summary(md)
     if summary.get("shadow") in SHADOW_RUNNING:
         return str(summary["desired"])
-    if summary["strategy"] != "Canary":
+    if summary["strategy"] != STRATEGY_CANARY:
         raise click.ClickException(f"{summary['name']} rolls out with {summary['strategy']}, not Canary")
     if summary["phase"] not in RUNNING:
         raise click.ClickException(

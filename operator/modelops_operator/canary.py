@@ -19,10 +19,12 @@ stable one: its pods are not restarted.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from modelops import vocabulary as v
 from modelops.vocabulary import ABORT_ANNOTATION, PROMOTE_ANNOTATION
 from modelops_operator import builders, canary_objects
 from modelops_operator import conditions as c
@@ -30,10 +32,10 @@ from modelops_operator.analysis import Action
 from modelops_operator.analysis import hooks as analysis_hooks
 from modelops_operator.analysis.step import evaluate
 from modelops_operator.draft import NORMAL, WARNING, Draft, parse_time, progress_since
-from modelops_operator.rollout_strategy import CANARY, RolloutSpec, Split, split, then_of
+from modelops_operator.rollout_strategy import RolloutSpec, Split, split
 
-ACTIVE, PAUSED, PROMOTING = "Progressing", "Paused", "Promoting"
-PROMOTED, ABORTED, REFUSED = "Promoted", "Aborted", "Refused"
+ACTIVE, PAUSED, PROMOTING = v.CANARY_PROGRESSING, v.CANARY_PAUSED, v.CANARY_PROMOTING
+PROMOTED, ABORTED, REFUSED = v.CANARY_PROMOTED, v.CANARY_ABORTED, v.CANARY_REFUSED
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,8 @@ def applies(draft: Draft) -> bool:
     """True when `draft.target` is rolled out as a canary (Canary, or Shadow then Canary) beside a stable."""
     stable = draft.status.get("stableVersion")
     return (
-        then_of(draft.md) == CANARY
-        and int(draft.md["spec"].get("replicas", 1)) > 0
+        draft.spec.rollout.canary
+        and draft.spec.replicas > 0
         and bool(stable)
         and stable != draft.target
         and draft.obs.stable_mv is not None
@@ -70,12 +72,7 @@ def applies(draft: Draft) -> bool:
 
 def advance(draft: Draft) -> Failure | None:
     """Move the canary of `draft.target` on as far as the observation allows (status, objects, events)."""
-    try:
-        spec = RolloutSpec.of(draft.md)
-    except ValueError as error:
-        _refuse(draft, str(error))
-        return None
-    replicas = int(draft.md["spec"].get("replicas", 1))
+    spec, replicas = draft.spec.rollout, draft.spec.replicas
     refusal = spec.refusal(replicas)
     if refusal is not None:
         _refuse(draft, refusal)
@@ -286,12 +283,10 @@ def _announce_step(draft: Draft, step: _Step, index: int, target: Split) -> None
 
 def _analyse(draft: Draft, state: dict[str, Any], pause: int, target: Split) -> Failure | Action | None:
     """The step's analysis (None without one): canary and stable pods over the same window."""
-    spec = analysis_hooks.analysis_spec(draft.md)
+    spec = draft.spec.analysis
     if spec is None or target.canary == 0:
         return None
-    window = dict(spec)
-    if pause > 0:
-        window["windowSeconds"] = pause
+    window = dataclasses.replace(spec, window_seconds=pause) if pause > 0 else spec
     stored = analysis_hooks.stored_analysis({**draft.md, "status": draft.status})
     progress = evaluate(
         window,

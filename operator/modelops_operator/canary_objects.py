@@ -46,7 +46,9 @@ def build(draft: Draft, target: Split, *, promoting: bool) -> None:
     slot = builders.other_slot(draft.md["metadata"]["name"], draft.stable_slot)
     canary = None
     if draft.obs.target_mv:
-        canary = builders.build_deployment(draft.md, draft.obs.target_mv, draft.settings, slot=slot)
+        canary = builders.build_deployment(
+            draft.md, draft.obs.target_mv, draft.settings, slot=slot, spec=draft.spec
+        )
     draft.plan.canary_deployment = with_track(canary, "canary", target.canary)
 
 
@@ -64,4 +66,4 @@ def report_ready(draft: Draft) -> None:
     """Ready pods of both Deployments (the Service sends traffic to both)."""
     stable, canary = draft.obs.deployment, draft.obs.other_deployment
     ready = (stable.ready if stable else 0) + (canary.ready if canary else 0)
-    draft.status.update(readyReplicas=ready, ready=f"{ready}/{int(draft.md['spec'].get('replicas', 1))}")
+    draft.status.update(readyReplicas=ready, ready=f"{ready}/{draft.spec.replicas}")

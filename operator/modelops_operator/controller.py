@@ -12,11 +12,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from modelops_operator import observe, reconcile
+from modelops.vocabulary import MODEL_DEPLOYMENTS
+from modelops_operator import builders, observe, reconcile
 from modelops_operator.draft import Event, Plan, timestamp
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
+from modelops_operator.state import DeploymentState, Observed
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +29,13 @@ def reconcile_model_deployment(
     """Reconcile one ModelDeployment; None when it no longer exists."""
     started = time.monotonic()
     try:
-        md = kube.get(custom_path(namespace, "modeldeployments", name))
+        md = kube.get(custom_path(namespace, MODEL_DEPLOYMENTS, name))
         if md is None or md["metadata"].get("deletionTimestamp"):
             return None
         now = datetime.now(UTC)
-        result = reconcile.plan(observe.observe(kube, md, settings, now), settings)
-        apply_plan(kube, md, result, timestamp(now))
+        observed = observe.observe(kube, md, settings, now)
+        result = reconcile.plan(observed, settings)
+        apply_plan(kube, md, result, timestamp(now), observed=observed)
     except KubeError as error:
         kind = "temporary" if error.temporary else "permanent"
         metrics.errors.labels("ModelDeployment", kind).inc()
@@ -42,19 +45,26 @@ def reconcile_model_deployment(
         metrics.duration.labels("ModelDeployment").observe(time.monotonic() - started)
     metrics.reconciles.labels("ModelDeployment", "ok").inc()
     if result.rolled_back:
-        metrics.rollbacks.labels(namespace, md["spec"]["model"]).inc()
+        metrics.rollbacks.labels(namespace, observed.spec.model).inc()
     return result
 
 
-def apply_plan(kube: Kube, md: dict[str, Any], plan: Plan, now: str) -> None:
-    """Make the plan true in the cluster."""
-    path = custom_path(md["metadata"]["namespace"], "modeldeployments", md["metadata"]["name"])
+def apply_plan(
+    kube: Kube, md: dict[str, Any], plan: Plan, now: str, *, observed: Observed | None = None
+) -> None:
+    """Make the plan true in the cluster. A Deployment that `observed` shows exactly as this process
+    last applied it is not applied again (a server-side apply that would change nothing)."""
+    path = custom_path(md["metadata"]["namespace"], MODEL_DEPLOYMENTS, md["metadata"]["name"])
     namespace = md["metadata"]["namespace"]
     for name in plan.scale_to_zero:  # a canary's pods leave first: the blast radius shrinks at once
         scale = [{"op": "replace", "path": "/spec/replicas", "value": 0}]
         kube.json_patch(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}", scale)
+    seen = _observed_deployments(observed)
     for obj in (plan.service, plan.canary_deployment, plan.deployment, *plan.objects):
-        if obj is not None:
+        if obj is None:
+            continue
+        found = seen.get(obj["metadata"]["name"]) if obj["kind"] == "Deployment" else None
+        if found is None or not kube.unchanged_since_applied(obj, found.uid, found.generation):
             kube.apply(obj)
     for pod_name, notes in plan.pod_annotations.items():  # their kubelet refreshes mounted files
         kube.annotate(f"/api/v1/namespaces/{namespace}/pods/{pod_name}", notes)
@@ -67,6 +77,16 @@ def apply_plan(kube: Kube, md: dict[str, Any], plan: Plan, now: str) -> None:
         kube.json_patch(path, [{"op": "remove", "path": f"/metadata/annotations/{escaped}"}])
     for event in plan.events:
         _post(kube, md, event, now)
+
+
+def _observed_deployments(observed: Observed | None) -> dict[str, DeploymentState]:
+    """The observed Deployments by name (the stable slot's and the other one's)."""
+    if observed is None:
+        return {}
+    name = observed.md["metadata"]["name"]
+    slot = str((observed.md.get("status") or {}).get("stableDeployment") or name)
+    found = {slot: observed.deployment, builders.other_slot(name, slot): observed.other_deployment}
+    return {key: state for key, state in found.items() if state is not None}
 
 
 def _revert_spec(kube: Kube, path: str, ops: list[dict[str, Any]]) -> None:

@@ -14,8 +14,8 @@ from modelops_operator import builders
 from modelops_operator import conditions as c
 from modelops_operator.rollback_spec import RollbackSpec
 from modelops_operator.settings import Settings
+from modelops_operator.spec import ModelDeploymentSpec
 from modelops_operator.state import Observed
-from modelops_operator.storage import StorageError
 
 NORMAL = "Normal"
 WARNING = "Warning"
@@ -72,8 +72,13 @@ class Draft:
         return self.plan.status
 
     @property
+    def spec(self) -> ModelDeploymentSpec:
+        """The typed spec, parsed once per reconcile (`Observed.spec`)."""
+        return self.obs.spec
+
+    @property
     def rollback(self) -> RollbackSpec:
-        return RollbackSpec.of(self.md)
+        return self.spec.rollback
 
     @property
     def stable_slot(self) -> str:
@@ -95,8 +100,10 @@ class Draft:
         if not mv:
             return None
         try:
-            return builders.build_deployment(self.md, mv, self.settings, slot=self.stable_slot)
-        except StorageError as error:  # permanent: reported, not retried hot
+            return builders.build_deployment(
+                self.md, mv, self.settings, slot=self.stable_slot, spec=self.spec
+            )
+        except ValueError as error:  # storage or ModelVersion spec: permanent, reported, not retried hot
             self.degraded = (True, c.REASON_INVALID_SPEC, str(error))
             return None
 

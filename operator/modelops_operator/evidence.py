@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
+from modelops.vocabulary import ANALYSIS_FAILED, ANALYSIS_PASSED
 from modelops_operator import conditions as c
 from modelops_operator.draft import timestamp
+from modelops_operator.spec import ModelVersionSpec, environment_of, model_of
 
 Record = dict[str, Any]
 
@@ -32,16 +34,16 @@ def plan_environments(
     mv: Mapping[str, Any], deployments: list[dict[str, Any]], now: datetime
 ) -> list[Record]:
     """The new `status.environments` of `mv` (pure), one record per environment it ever touched."""
-    spec = mv["spec"]
+    spec = ModelVersionSpec.of(mv)
     prior = {str(r.get("environment")): dict(r) for r in (mv.get("status") or {}).get("environments") or []}
     seen: set[str] = set()
     for md in deployments:
-        if md.get("spec", {}).get("model") != spec["model"]:
+        if model_of(md) != spec.model:
             continue
-        env = str(md["spec"]["environment"])
+        env = environment_of(md)
         seen.add(env)
         record = prior.get(env) or {"environment": env, "deployment": md["metadata"]["name"]}
-        updated = _update(record, md, str(spec["version"]), timestamp(now))
+        updated = _update(record, md, spec.version, timestamp(now))
         if _touched(updated):
             prior[env] = updated
     for env, record in prior.items():
@@ -68,8 +70,11 @@ def _update(record: Record, md: Mapping[str, Any], version: str, now: str) -> Re
         if record.get("availableSince", "") <= failed["time"]:
             record = _stopped(record, failed["time"])
     analysis = status.get("analysis") or {}
-    if same_version(analysis.get("version"), version) and analysis.get("phase") in ("Passed", "Failed"):
-        record["analysisPassed"] = analysis["phase"] == "Passed"
+    if same_version(analysis.get("version"), version) and analysis.get("phase") in (
+        ANALYSIS_PASSED,
+        ANALYSIS_FAILED,
+    ):
+        record["analysisPassed"] = analysis["phase"] == ANALYSIS_PASSED
     if same_version(status.get("stableVersion"), version) and "promotedAt" not in record:
         record["promotedAt"] = now
     return record

@@ -4,7 +4,10 @@
 queue), then `start`. A ModelDeployment is reconciled when it, the ModelVersions of its model, or the
 Deployments and pods it owns change (label-selected, mapped back by the instance label), and again at
 the time its last plan asked for; a slow, jittered safety resync re-queues everything every
-`resync_seconds`. Idle objects cost nothing between events. Any exception in one object's reconcile is
+`resync_seconds`. Idle objects cost nothing between events. An owned object's event queues its
+ModelDeployment only when it changed what a reconcile reads (`ownedevents`), and a little later
+(`owned_debounce_seconds`), so the Deployment controller's burst of writes after a rollout starts is one
+reconcile, not four. Any exception in one object's reconcile is
 written as `Degraded=True ReconcileError` on that object and retried for it alone with backoff.
 """
 
@@ -27,6 +30,7 @@ from modelops_operator.builders import INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGER
 from modelops_operator.draft import timestamp
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics import OperatorMetrics
+from modelops_operator.ownedevents import OwnedEvents
 from modelops_operator.settings import Settings
 from modelops_operator.watchindex import DELETED, WatchIndex
 from modelops_operator.workqueue import Backoff, WorkQueue
@@ -47,11 +51,15 @@ class Runtime:
     metrics: OperatorMetrics
     queue: WorkQueue[Key] = field(init=False)
     index: WatchIndex = field(default_factory=WatchIndex)
+    owned: OwnedEvents = field(default_factory=OwnedEvents)
 
     def __post_init__(self) -> None:
         backoff = Backoff(self.settings.backoff_seconds, self.settings.max_backoff_seconds)
         self.queue = WorkQueue(
-            lambda key: reconcile_key(self, key), lambda k, e, d: report_failure(self, k, e, d), backoff
+            lambda key: reconcile_key(self, key),
+            lambda k, e, d: report_failure(self, k, e, d),
+            backoff,
+            first=lambda key: key[0] == MD,  # a new ModelDeployment's Deployment before MV statuses
         )
 
 
@@ -101,7 +109,9 @@ def on_model_deployment(runtime: Runtime, event_type: str | None, body: Any) -> 
     """A ModelDeployment changed: it (unless only its status did), and the ModelVersions whose status
     says where they serve (those of the versions it named before and names now)."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-    if runtime.index.intent_changed(MD, event_type, body) and event_type != DELETED:
+    if event_type == DELETED:
+        runtime.queue.forget((MD, namespace, name))
+    elif runtime.index.intent_changed(MD, event_type, body):
         runtime.queue.add((MD, namespace, name))
     for version_name in sorted(runtime.index.model_deployment_event(event_type, body)):
         runtime.queue.add((MV, namespace, version_name))
@@ -109,22 +119,28 @@ def on_model_deployment(runtime: Runtime, event_type: str | None, body: Any) -> 
 
 def on_model_version(runtime: Runtime, event_type: str | None, body: Any) -> None:
     """A ModelVersion's spec, annotations or validity changed: it, and the ModelDeployments that
-    target, serve or keep its version (a status write of the operator's own concerns nobody)."""
+    target, serve or keep its version. Only its promotion evidence changed (its own status write):
+    only those of them with promotion gates, which judge it. Any other status write concerns nobody."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     concerned = runtime.index.model_version_event(event_type, body)
-    if not runtime.index.intent_changed(MV, event_type, body):
-        return  # its own status write: nothing a reconcile reads has changed
-    if event_type != DELETED:
+    own, evidence = runtime.index.changes(MV, event_type, body)
+    if event_type == DELETED:
+        runtime.queue.forget((MV, namespace, name))
+    elif own:
         runtime.queue.add((MV, namespace, name))
-    for deployment in sorted(concerned):
+    readers = concerned if own else runtime.index.gated(namespace, concerned) if evidence else set()
+    for deployment in sorted(readers):
         runtime.queue.add((MD, namespace, deployment))
 
 
-def on_owned(runtime: Runtime, namespace: str, labels: dict[str, str]) -> None:
-    """A Deployment or pod the operator owns changed: its ModelDeployment looks again."""
-    owner = labels.get(INSTANCE_LABEL)
-    if owner:
-        runtime.queue.add((MD, namespace, owner))
+def on_owned(runtime: Runtime, kind: str, event_type: str | None, body: Any) -> None:
+    """A Deployment or pod (`kind`) the operator owns changed what a reconcile reads: its
+    ModelDeployment looks again, after `owned_debounce_seconds` (the events of that while are one)."""
+    meta = body.get("metadata") or {}
+    owner = (meta.get("labels") or {}).get(INSTANCE_LABEL)
+    if owner and runtime.owned.changed(kind, event_type, body):
+        key = (MD, str(meta.get("namespace", "")), str(owner))
+        runtime.queue.add(key, runtime.settings.owned_debounce_seconds)
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
@@ -143,9 +159,12 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         on_model_version(runtime, event.get("type"), body)
 
     @kopf.on.event("apps", "v1", "deployments", labels=OWNED, registry=registry)
+    def deployment_event(event: Any, body: Any, **_: Any) -> None:
+        on_owned(runtime, "Deployment", event.get("type"), body)
+
     @kopf.on.event("", "v1", "pods", labels=OWNED, registry=registry)
-    def owned_event(namespace: str | None, labels: Any, **_: Any) -> None:
-        on_owned(runtime, str(namespace), dict(labels))
+    def pod_event(event: Any, body: Any, **_: Any) -> None:
+        on_owned(runtime, "Pod", event.get("type"), body)
 
 
 def _listed(runtime: Runtime, plural: str) -> list[tuple[str, str]]:
@@ -195,8 +214,8 @@ def connection_info(settings: kopf.OperatorSettings, api_host: str) -> kopf.Conn
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     """kopf's own settings: state in modelops.io annotations, no per-handler Events, worker threads."""
     result = kopf.OperatorSettings()
-    result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="modelops.io")
-    result.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="modelops.io")
+    result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    result.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     result.posting.level = logging.WARNING
     result.execution.max_workers = 8
     result.watching.server_timeout = 300

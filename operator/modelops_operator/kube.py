@@ -7,6 +7,7 @@ plain dict with the API's own field names (what the builders produce and the tes
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -16,7 +17,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from modelops.vocabulary import GROUP_PATH
+from modelops.vocabulary import GROUP_PATH, MODEL_DEPLOYMENTS, MODEL_VERSIONS
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class Kube:
     def __init__(self, api: client.ApiClient, timeout: float = 10.0) -> None:
         self.api = api
         self.timeout = timeout
+        # What this process last applied to each path: (digest, uid, generation) of the result.
+        self._applied: dict[str, tuple[str, Any, Any]] = {}
 
     def request(
         self,
@@ -143,7 +146,16 @@ class Kube:
         applied: dict[str, Any] = self.request(
             "PATCH", object_path(obj), obj, content_type=APPLY_PATCH, query=query
         )
+        if not dry_run:
+            meta = applied.get("metadata") or {}
+            self._applied[object_path(obj)] = (_digest(obj), meta.get("uid"), meta.get("generation"))
         return applied
+
+    def unchanged_since_applied(self, obj: dict[str, Any], uid: str, generation: int) -> bool:
+        """True when this process applied exactly `obj` last and the object observed now (`uid`,
+        `generation`) is the one that apply left: no one changed its spec or recreated it since, so
+        applying it again would change nothing (a request saved per reconcile)."""
+        return self._applied.get(object_path(obj)) == (_digest(obj), uid, generation)
 
     def json_patch(self, path: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
         """RFC 6902 patch as the operator's field manager."""
@@ -250,8 +262,8 @@ def object_path(obj: Mapping[str, Any]) -> str:
         "Deployment": "deployments",
         "Service": "services",
         "ConfigMap": "configmaps",
-        "ModelDeployment": "modeldeployments",
-        "ModelVersion": "modelversions",
+        "ModelDeployment": MODEL_DEPLOYMENTS,
+        "ModelVersion": MODEL_VERSIONS,
         "Pod": "pods",
     }[kind]
     api_version = obj["apiVersion"]
@@ -263,3 +275,7 @@ def custom_path(namespace: str, plural: str, name: str | None = None) -> str:
     """Path of a modelops.io object or collection."""
     base = f"{GROUP_PATH}/namespaces/{namespace}/{plural}"
     return f"{base}/{name}" if name else base
+
+
+def _digest(obj: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()

@@ -10,11 +10,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
-from modelops.vocabulary import IN_USE_LABEL
+from modelops.vocabulary import (
+    IN_USE_LABEL,
+    MODEL_DEPLOYMENTS,
+    MODEL_VERSIONS,
+    MV_PHASE_DEPLOYED,
+    MV_PHASE_REGISTERED,
+)
 from modelops_operator import conditions as c
 from modelops_operator.draft import timestamp
 from modelops_operator.evidence import plan_environments
 from modelops_operator.kube import Kube, custom_path
+from modelops_operator.spec import ModelVersionSpec, environment_of, model_of
 
 ENVIRONMENT_PRIORITY = ("production", "staging")
 # Kept "true" on a ModelVersion that serves or is the stable version of a ModelDeployment; the chart's
@@ -23,12 +30,12 @@ ENVIRONMENT_PRIORITY = ("production", "staging")
 
 def in_use(mv: dict[str, Any], deployments: list[dict[str, Any]]) -> bool:
     """True when a ModelDeployment of the same model serves this version or keeps it as stable (pure)."""
-    spec = mv["spec"]
+    spec = ModelVersionSpec.of(mv)
     for md in deployments:
         status = md.get("status") or {}
-        if md.get("spec", {}).get("model") != spec["model"]:
+        if model_of(md) != spec.model:
             continue
-        if any(_same_version(status.get(k), spec["version"]) for k in ("servingVersion", "stableVersion")):
+        if any(_same_version(status.get(k), spec.version) for k in ("servingVersion", "stableVersion")):
             return True
     return False
 
@@ -42,26 +49,26 @@ def _same_version(a: Any, b: Any) -> bool:
 
 def plan_status(mv: dict[str, Any], deployments: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
     """The ModelVersion's status from the ModelDeployments that may serve it (pure)."""
-    spec, meta = mv["spec"], mv["metadata"]
+    spec, meta = ModelVersionSpec.of(mv), mv["metadata"]
     serving = [
         md
         for md in deployments
-        if md.get("spec", {}).get("model") == spec["model"]
-        and _same_version((md.get("status") or {}).get("servingVersion"), spec["version"])
+        if model_of(md) == spec.model
+        and _same_version((md.get("status") or {}).get("servingVersion"), spec.version)
     ]
     entries = sorted(
         (
             {
-                "environment": md["spec"]["environment"],
+                "environment": environment_of(md),
                 "deployment": md["metadata"]["name"],
-                "stable": _same_version(md.get("status", {}).get("stableVersion"), spec["version"]),
+                "stable": _same_version(md.get("status", {}).get("stableVersion"), spec.version),
             }
             for md in serving
         ),
         key=lambda e: (str(e["environment"]), str(e["deployment"])),
     )
     environments = [str(e["environment"]) for e in entries]
-    phase = "Deployed" if entries else "Registered"
+    phase = MV_PHASE_DEPLOYED if entries else MV_PHASE_REGISTERED
     generation = int(meta.get("generation", 1))
     message = f"serving in {', '.join(environments)}" if entries else "registered, not serving anywhere"
     old = (mv.get("status") or {}).get("conditions", [])
@@ -96,12 +103,12 @@ def _seed_status(environments: list[str]) -> str:
 
 def reconcile_model_version(kube: Kube, namespace: str, name: str) -> None:
     """Read the ModelVersion and its model's ModelDeployments; write the status if it changed."""
-    path = custom_path(namespace, "modelversions", name)
+    path = custom_path(namespace, MODEL_VERSIONS, name)
     mv = kube.get(path)
     if mv is None or mv["metadata"].get("deletionTimestamp"):
         return
-    model_only = f"spec.model={mv['spec']['model']}"
-    deployments = kube.list_items(custom_path(namespace, "modeldeployments"), field_selector=model_only)
+    model_only = f"spec.model={ModelVersionSpec.of(mv).model}"
+    deployments = kube.list_items(custom_path(namespace, MODEL_DEPLOYMENTS), field_selector=model_only)
     status = plan_status(mv, deployments, datetime.now(UTC))
     if status != (mv.get("status") or {}):
         kube.write_status(path, status)

@@ -15,40 +15,47 @@ from typing import Any
 
 from modelops.names import model_version_name
 from modelops.versions import InvalidVersionError, canonical
+from modelops.vocabulary import DEPLOYMENT_DEADLINE_EXCEEDED, DEPLOYMENT_PROGRESSING, MODEL_VERSIONS
 from modelops_operator import builders, policy, promotion, shadow_observe
 from modelops_operator.draft import parse_time
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics_auth import MetricsToken
-from modelops_operator.rollout_strategy import CANARY, then_of
 from modelops_operator.settings import Settings
+from modelops_operator.spec import ModelDeploymentSpec, ModelVersionSpec
 from modelops_operator.state import DeploymentState, Observed, PodState
 
 LOADING_REASON = "model is loading"  # the server's health `reason` before its load finished
 
 
 def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -> Observed:
-    """Everything `reconcile.plan` needs about `md`, read from the cluster now."""
-    meta, spec = md["metadata"], md["spec"]
+    """Everything `reconcile.plan` needs about `md`, read from the cluster now; ValueError naming the
+    field, before any request, when its stored spec is one the CRD would refuse today."""
+    spec = ModelDeploymentSpec.of(md)
+    meta = md["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     stable = (md.get("status") or {}).get("stableVersion")
     slot = (md.get("status") or {}).get("stableDeployment") or name
     deployments = f"/apis/apps/v1/namespaces/{namespace}/deployments"
     deployment = kube.get(f"{deployments}/{slot}")
-    other = kube.get(f"{deployments}/{builders.other_slot(name, slot)}") if _two_slots(md) else None
+    other = kube.get(f"{deployments}/{builders.other_slot(name, slot)}") if _two_slots(md, spec) else None
     token = MetricsToken(kube, namespace, settings.platform_policy.metrics_auth_secret)
-    pods = tuple(
-        pod_state(kube, p, spec["model"], settings, token)
-        for p in kube.list_items(f"/api/v1/namespaces/{namespace}/pods", _selector(name))
+    # No Deployment of it (a new ModelDeployment, or both deleted): no pod of it serves; a LIST fewer.
+    found = (
+        kube.list_items(f"/api/v1/namespaces/{namespace}/pods", _selector(name))
+        if deployment or other
+        else []
     )
+    pods = tuple(pod_state(kube, p, spec.model, settings, token) for p in found)
     return Observed(
         md=md,
         now=now,
-        target_mv=find_model_version(kube, namespace, spec["model"], spec["version"]),
-        stable_mv=find_model_version(kube, namespace, spec["model"], stable) if stable else None,
+        target_mv=find_model_version(kube, namespace, spec.model, spec.version),
+        stable_mv=find_model_version(kube, namespace, spec.model, stable) if stable else None,
         deployment=deployment_state(deployment) if deployment else None,
         other_deployment=deployment_state(other) if other else None,
         pods=pods,
-        analysis_samples=_samples(kube, md, settings, pods, now, token=token),
+        analysis_samples=_samples(kube, md, spec, settings, pods, now=now, token=token),
+        parsed=spec,
         shadow=(
             shadow_observe.observe_shadow(
                 kube, md, settings, pods, token=token, readers=(deployment_state, pod_state)
@@ -59,25 +66,26 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
     )
 
 
-def _two_slots(md: dict[str, Any]) -> bool:
+def _two_slots(md: dict[str, Any], spec: ModelDeploymentSpec) -> bool:
     """Only a ModelDeployment that ever ran a canary has a second Deployment (a GET fewer for others)."""
     status = md.get("status") or {}
-    return then_of(md) == CANARY or "canary" in status or "stableDeployment" in status
+    return spec.rollout.canary or "canary" in status or "stableDeployment" in status
 
 
 def _samples(
     kube: Kube,
     md: dict[str, Any],
+    spec: ModelDeploymentSpec,
     settings: Settings,
     pods: Any,
-    now: datetime,
     *,
+    now: datetime,
     token: MetricsToken | None = None,
 ) -> Any:
     # A Prometheus URL outside the platform policy is never queried (no SSRF); plan reports it.
-    if policy.prometheus_violation(md, settings.platform_policy) is not None:
+    if spec.analysis is None or policy.prometheus_violation(spec, settings.platform_policy) is not None:
         return None
-    return promotion.collect(kube, md, md["spec"]["version"], pods, now, token=token)
+    return promotion.collect(kube, md, spec.analysis, spec.version, pods, now=now, token=token)
 
 
 def _selector(name: str) -> str:
@@ -88,21 +96,21 @@ def find_model_version(kube: Kube, namespace: str, model: str, version: str) -> 
     """The ModelVersion of `model` `version`: by its conventional name, else by its spec fields."""
     try:
         wanted = canonical(version)
-        by_name = kube.get(custom_path(namespace, "modelversions", model_version_name(model, version)))
+        by_name = kube.get(custom_path(namespace, MODEL_VERSIONS, model_version_name(model, version)))
     except (InvalidVersionError, ValueError):
         return None
     if by_name is not None and _matches(by_name, model, wanted):
         return by_name
-    candidates = kube.list_items(custom_path(namespace, "modelversions"))
+    candidates = kube.list_items(custom_path(namespace, MODEL_VERSIONS))
     return next((mv for mv in candidates if _matches(mv, model, wanted)), None)
 
 
 def _matches(mv: dict[str, Any], model: str, version: str) -> bool:
-    spec = mv.get("spec", {})
     try:
-        return spec.get("model") == model and canonical(str(spec.get("version"))) == version
-    except InvalidVersionError:
+        spec = ModelVersionSpec.of(mv)
+    except ValueError:
         return False
+    return spec.model == model and spec.version == version
 
 
 def deployment_state(dep: dict[str, Any]) -> DeploymentState:
@@ -112,12 +120,13 @@ def deployment_state(dep: dict[str, Any]) -> DeploymentState:
         (
             c
             for c in status.get("conditions", [])
-            if c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
+            if c.get("type") == DEPLOYMENT_PROGRESSING and c.get("reason") == DEPLOYMENT_DEADLINE_EXCEEDED
         ),
         None,
     )
     return DeploymentState(
         version=builders.template_version(dep),
+        uid=str(dep["metadata"].get("uid", "")),
         generation=int(dep["metadata"].get("generation", 1)),
         observed_generation=int(status.get("observedGeneration", 0)),
         replicas=int(spec.get("replicas", 1)),

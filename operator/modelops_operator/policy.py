@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from modelops_operator import storage as storage_mod
+from modelops_operator.spec import EnvVar, ModelDeploymentSpec, ModelVersionSpec
 
 DEFAULT_MODELS_DIR = "/app/models"
 ENV_PREFIX = "MODELOPS_SERVER_"
@@ -150,17 +151,24 @@ def _listing(items: tuple[str, ...]) -> str:
 
 
 def check(
-    md: Mapping[str, Any], mv: Mapping[str, Any] | None, policy: Policy, default_image: str
+    md: Mapping[str, Any],
+    mv: Mapping[str, Any] | None,
+    policy: Policy,
+    default_image: str,
+    *,
+    spec: ModelDeploymentSpec | None = None,
 ) -> Violation | None:
-    """The first violation of `policy` by ModelDeployment `md` (and its ModelVersion `mv`), or None."""
-    spec = md.get("spec") or {}
-    server = spec.get("server") or {}
+    """The first violation of `policy` by ModelDeployment `md` (and its ModelVersion `mv`), or None.
+
+    `spec`: `md`'s parsed spec (parsed here when None); an invalid `mv` is left to the reconcile."""
+    spec = spec or ModelDeploymentSpec.of(md)
+    artifact = _artifact(mv)
     for found in (
-        _image(server.get("image"), policy, default_image),
-        _env(server.get("env") or []),
-        prometheus_violation(md, policy),
-        _storage_of(spec, mv, policy),
-        _signature(md, mv, policy) if mv else None,
+        _image(spec.server.image, policy, default_image),
+        _env(spec.server.env),
+        prometheus_violation(spec, policy),
+        _storage_of(spec, mv, artifact, policy),
+        _signature(md, mv, artifact, policy) if mv and artifact else None,
     ):
         if found is not None:
             return found
@@ -179,32 +187,43 @@ def _image(image: str | None, policy: Policy, default_image: str) -> Violation |
     return None
 
 
-def _env(env: list[Mapping[str, Any]]) -> Violation | None:
+def _artifact(mv: Mapping[str, Any] | None) -> ModelVersionSpec | None:
+    try:
+        return ModelVersionSpec.of(mv) if mv else None
+    except ValueError:
+        return None  # reported as ModelVersionInvalid by the reconcile
+
+
+def _env(env: tuple[EnvVar, ...]) -> Violation | None:
     for index, item in enumerate(env):
-        name = str(item.get("name", ""))
+        name = item.name
         if not name.startswith(ENV_PREFIX) or name in PROTECTED_ENV:
             allowed = f"{ENV_PREFIX}* except {', '.join(sorted(PROTECTED_ENV))}"
             return Violation(f"spec.server.env[{index}].name", name, allowed)
     return None
 
 
-def prometheus_violation(md: Mapping[str, Any], policy: Policy) -> Violation | None:
+def prometheus_violation(spec: ModelDeploymentSpec, policy: Policy) -> Violation | None:
     """A Prometheus URL the platform did not allow (checked before the operator ever queries it)."""
-    analysis = ((md.get("spec") or {}).get("rollback") or {}).get("analysis") or {}
-    url = analysis.get("prometheusURL")
+    url = spec.analysis.prometheus_url if spec.analysis else None
     if url and not any(url == e or (e.endswith("/") and url.startswith(e)) for e in policy.prometheus_urls):
         return Violation("spec.rollback.analysis.prometheusURL", url, _listing(policy.prometheus_urls))
     return None
 
 
-def _storage_of(spec: Mapping[str, Any], mv: Mapping[str, Any] | None, policy: Policy) -> Violation | None:
-    if spec.get("storage"):
-        return storage_violation(spec["storage"], policy, "spec.storage")
-    if mv is None:
+def _storage_of(
+    spec: ModelDeploymentSpec,
+    mv: Mapping[str, Any] | None,
+    artifact: ModelVersionSpec | None,
+    policy: Policy,
+) -> Violation | None:
+    if spec.storage:
+        return storage_violation(spec.storage, policy, "spec.storage")
+    if mv is None or artifact is None:
         return None
-    uri = mv["spec"]["artifact"]["uri"]
+    uri = artifact.uri
     try:
-        derived = storage_mod.resolve(None, uri, mv["spec"]["model"], mv["spec"]["version"])
+        derived = storage_mod.resolve(None, uri, artifact.model, artifact.version_text)
     except storage_mod.StorageError:
         return None  # reported as InvalidSpec by the builders
     found = storage_violation(derived, policy, "spec.storage")
@@ -264,14 +283,16 @@ def signature_required(policy: Policy, namespace: str) -> bool:
     return policy.require_signature or namespace in policy.require_signature_namespaces
 
 
-def _signature(md: Mapping[str, Any], mv: Mapping[str, Any], policy: Policy) -> Violation | None:
+def _signature(
+    md: Mapping[str, Any], mv: Mapping[str, Any], artifact: ModelVersionSpec, policy: Policy
+) -> Violation | None:
     name = mv["metadata"]["name"]
-    signature = mv["spec"]["artifact"].get("signature")
+    signature = artifact.signature
     if not signature:
         if signature_required(policy, md["metadata"]["namespace"]):
             return Violation(f"ModelVersion {name} spec.artifact.signature", "none", "a signature (required)")
         return None
-    secret = str(signature.get("publicKeySecret", ""))
+    secret = signature.public_key_secret
     if policy.trusted_key_secrets and secret not in policy.trusted_key_secrets:
         where = f"ModelVersion {name} spec.artifact.signature.publicKeySecret"
         return Violation(where, secret, _listing(policy.trusted_key_secrets))

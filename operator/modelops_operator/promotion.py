@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from modelops_operator.analysis import Action, Phase
+from modelops_operator.analysis import Action, Phase, Thresholds
 from modelops_operator.analysis import hooks as analysis_hooks
 
 PROMOTE, WAIT, FAIL, HOLD = Action.PROMOTE, Action.WAIT, Action.FAIL, Action.HOLD
@@ -31,6 +31,7 @@ class PromotionInput:
     stable: str | None
     now: datetime
     samples: Any = None
+    analysis: Thresholds | None = None  # the parsed spec.rollback.analysis; None: promote at once
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ class Decision:
 
 def decide(inp: PromotionInput) -> Decision:
     """The promotion verdict for `inp.candidate` (pure)."""
-    if analysis_hooks.analysis_spec(inp.md) is None:
+    if inp.analysis is None:
         return Decision(PROMOTE, reason=f"{inp.candidate} is Available")
-    progress = analysis_hooks.judge(inp.md, inp.candidate, inp.stable, inp.samples, inp.now)
+    progress = analysis_hooks.judge(inp.md, inp.analysis, inp.candidate, inp.stable, inp.samples, now=inp.now)
     figures = progress.failure_figures() if progress.should_rollback else None
     return Decision(progress.action, analysis=progress.to_status(), reason=progress.message, figures=figures)
 
@@ -58,9 +59,12 @@ def rollout_analysis(inp: PromotionInput) -> dict[str, Any] | None:
     None (leave `status.analysis` as it is) without an analysis or a stable version to compare with,
     and once the window has started: the analysis then only moves on when the rollout completes.
     """
-    if analysis_hooks.analysis_spec(inp.md) is None or not inp.stable or inp.stable == inp.candidate:
+    if inp.analysis is None or not inp.stable or inp.stable == inp.candidate:
         return None
-    progress = analysis_hooks.judge(inp.md, inp.candidate, inp.stable, inp.samples, inp.now, available=False)
+    judge = analysis_hooks.judge
+    progress = judge(
+        inp.md, inp.analysis, inp.candidate, inp.stable, inp.samples, now=inp.now, available=False
+    )
     return progress.to_status() if progress.phase is Phase.PENDING else None
 
 
@@ -83,15 +87,14 @@ def held_analysis_of(status: Mapping[str, Any], version: str) -> bool:
 def collect(
     kube: Any,
     md: Mapping[str, Any],
+    analysis: Thresholds,
     candidate: str,
     pods: tuple[Any, ...],
-    now: datetime,
     *,
+    now: datetime,
     token: Any = None,
 ) -> Any:
-    """Gather what `decide` needs for an analysis (metric samples); None when there is no analysis.
+    """Gather what `decide` needs for the analysis `analysis` (metric samples; None when none is due).
 
     `token` is the namespace's `metrics_auth.MetricsToken` (None: metricsAuth off)."""
-    if analysis_hooks.analysis_spec(md) is None:
-        return None
-    return analysis_hooks.collect(kube, md, candidate, pods, now, token=token)
+    return analysis_hooks.collect(kube, md, analysis, candidate, pods, now=now, token=token)

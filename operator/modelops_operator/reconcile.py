@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from modelops.versions import InvalidVersionError, canonical
+from modelops import vocabulary as v
 from modelops.vocabulary import RETRY_ANNOTATION
 from modelops_operator import builders, canary, failfast, gating, policy, promotion, requeue, shadow
 from modelops_operator import conditions as c
 from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, parse_time, progress_since, timestamp
 from modelops_operator.settings import Settings
+from modelops_operator.spec import ModelVersionSpec
 from modelops_operator.state import DeploymentState, Observed
 
 __all__ = ["RETRY_ANNOTATION", "Event", "Plan", "plan", "timestamp"]
@@ -27,16 +28,14 @@ def plan(obs: Observed, settings: Settings) -> Plan:
     prior = dict(obs.md.get("status") or {})
     status = {k: prior[k] for k in _CARRIED if k in prior}
     draft = Draft(obs, settings, Plan(status=status), "", timestamp(obs.now))
-    try:
-        draft.target = canonical(obs.md["spec"]["version"])
-    except (InvalidVersionError, KeyError) as error:
-        draft.degraded = (True, c.REASON_INVALID_SPEC, f"spec.version: {error}")
-        return _finish(draft)
-    violation = policy.check(obs.md, obs.target_mv, settings.platform_policy, settings.default_server_image)
+    draft.target = obs.spec.version
+    violation = policy.check(
+        obs.md, obs.target_mv, settings.platform_policy, settings.default_server_image, spec=obs.spec
+    )
     if violation is not None:
         _refuse(draft, violation)
         return _finish(draft)
-    draft.plan.service = builders.build_service(obs.md, settings)
+    draft.plan.service = builders.build_service(obs.md, settings, spec=obs.spec)
     _observe_deployment(draft)
     _consume_retry(draft)
     _retry_pending_revert(draft)
@@ -70,19 +69,19 @@ _CARRIED = (
 
 
 def _observe_deployment(draft: Draft) -> None:
-    dep, spec = draft.obs.deployment, draft.md["spec"]
+    dep, spec = draft.obs.deployment, draft.spec
     meta = draft.md["metadata"]
     draft.status["deploymentName"] = draft.stable_slot
     draft.status["endpoint"] = (
         f"http://{meta['name']}.{meta['namespace']}.svc:{draft.settings.server_port}"
-        f"/api/v1/ml-models/{spec['model']}"
+        f"/api/v1/ml-models/{spec.model}"
     )
     ready = dep.ready if dep else 0
     draft.status.update(
         readyReplicas=ready,
         replicas=dep.status_replicas if dep else 0,
         updatedReplicas=dep.updated if dep else 0,
-        ready=f"{ready}/{int(spec.get('replicas', 1))}",
+        ready=f"{ready}/{spec.replicas}",
     )
     if dep and dep.version and dep.complete:
         if draft.status.get("servingVersion") != dep.version or "servingSince" not in draft.status:
@@ -150,7 +149,7 @@ def _retry_pending_revert(draft: Draft) -> None:
 
 def _revert_ops(draft: Draft, stable: str) -> list[dict[str, Any]]:
     return [
-        {"op": "test", "path": "/spec/version", "value": draft.md["spec"]["version"]},
+        {"op": "test", "path": "/spec/version", "value": draft.spec.version_text},
         {"op": "replace", "path": "/spec/version", "value": stable},
     ]
 
@@ -196,17 +195,20 @@ def _announce_once(draft: Draft, reason: str, kind: str, event: str, message: st
 
 
 def _model_version_problem(draft: Draft) -> tuple[str, str] | None:
-    mv, model = draft.obs.target_mv, draft.md["spec"]["model"]
+    mv, model = draft.obs.target_mv, draft.spec.model
     if mv is None:
         return c.REASON_MODEL_VERSION_NOT_FOUND, (
             f"no ModelVersion {model} {draft.target} in this namespace; register it first"
         )
-    spec = mv.get("spec", {})
-    if spec.get("model") != model:
+    try:
+        found = ModelVersionSpec.of(mv).model
+    except ValueError as error:
+        return c.REASON_MODEL_VERSION_INVALID, f"ModelVersion {mv['metadata']['name']}: {error}"
+    if found != model:
         return c.REASON_MODEL_VERSION_INVALID, (
-            f"ModelVersion {mv['metadata']['name']} is for model {spec.get('model')!r}, not {model!r}"
+            f"ModelVersion {mv['metadata']['name']} is for model {found!r}, not {model!r}"
         )
-    if mv.get("status", {}).get("phase") == "Invalid":
+    if mv.get("status", {}).get("phase") == v.MV_PHASE_INVALID:
         return c.REASON_MODEL_VERSION_INVALID, f"ModelVersion {mv['metadata']['name']} is Invalid"
     return None
 
@@ -316,7 +318,9 @@ def _complete(draft: Draft) -> None:
 def _promotion_input(draft: Draft) -> promotion.PromotionInput:
     stable = draft.status.get("stableVersion")
     md = {**draft.md, "status": draft.status}  # the status as decided so far (a retry drops the analysis)
-    return promotion.PromotionInput(md, draft.target, stable, draft.obs.now, draft.obs.analysis_samples)
+    return promotion.PromotionInput(
+        md, draft.target, stable, draft.obs.now, draft.obs.analysis_samples, draft.spec.analysis
+    )
 
 
 def _analyse_rollout(draft: Draft) -> None:
@@ -472,7 +476,7 @@ def _finish(draft: Draft) -> Plan:
 def _phase(draft: Draft) -> str:
     degraded, d_reason, _ = draft.degraded
     if degraded:
-        return "RolledBack" if d_reason == c.REASON_ROLLED_BACK else "Degraded"
+        return v.PHASE_ROLLED_BACK if d_reason == c.REASON_ROLLED_BACK else v.PHASE_DEGRADED
     if draft.progressing[0]:
-        return "Analyzing" if draft.progressing[1] == c.REASON_ANALYZING else "Progressing"
-    return "Available" if draft.available[0] else "Pending"
+        return v.PHASE_ANALYZING if draft.progressing[1] == c.REASON_ANALYZING else v.PHASE_PROGRESSING
+    return v.PHASE_AVAILABLE if draft.available[0] else v.PHASE_PENDING

@@ -1,7 +1,8 @@
 """The typed view of `spec.rollback` (minus its analysis), read once per use, defaults in one place.
 
-`draft` builds it for the reconcile's rules (`reconcile`), and `builders` reads the progress deadline
-from it for the Deployment; before, each spelled the keys and the defaults (120 s, automatic) itself.
+`spec.ModelDeploymentSpec` holds it (parsed once per reconcile) for the reconcile's rules and for the
+Deployment's progress deadline (`builders`); before, each spelled the keys and defaults (120 s,
+automatic) itself.
 The CRD carries the same defaults, so objects written before a default changed still read the same.
 """
 
@@ -12,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 REVERT_SPEC, HOLD = "RevertSpec", "Hold"
+MODES = (REVERT_SPEC, HOLD)
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 120
+PROGRESS_DEADLINE_RANGE = (10, 3600)  # the CRD's minimum and maximum
+FIELD = "spec.rollback"
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,14 @@ class RollbackSpec:
 
     @classmethod
     def of(cls, md: Mapping[str, Any]) -> RollbackSpec:
-        """The rollback policy of ModelDeployment `md` (defaults for what it leaves out)."""
+        """The rollback policy of ModelDeployment `md` (defaults for what it leaves out); ValueError
+        naming the field for a value the CRD refuses (an object stored before the rule)."""
         raw = (md.get("spec") or {}).get("rollback") or {}
-        return cls(
-            automatic=bool(raw.get("automatic", True)),
-            mode=str(raw.get("mode", REVERT_SPEC)),
-            progress_deadline_seconds=int(
-                raw.get("progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE_SECONDS)
-            ),
-        )
+        mode = str(raw.get("mode", REVERT_SPEC))
+        if mode not in MODES:
+            raise ValueError(f"{FIELD}.mode must be RevertSpec or Hold, not {mode!r}")
+        deadline = int(raw.get("progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE_SECONDS))
+        low, high = PROGRESS_DEADLINE_RANGE
+        if not low <= deadline <= high:
+            raise ValueError(f"{FIELD}.progressDeadlineSeconds must be {low}..{high}, not {deadline}")
+        return cls(automatic=bool(raw.get("automatic", True)), mode=mode, progress_deadline_seconds=deadline)

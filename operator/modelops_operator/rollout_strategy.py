@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ROLLING_UPDATE, CANARY, SHADOW = "RollingUpdate", "Canary", "Shadow"
+from modelops.vocabulary import STRATEGY_CANARY, STRATEGY_ROLLING_UPDATE, STRATEGY_SHADOW
+
+ROLLING_UPDATE, CANARY, SHADOW = STRATEGY_ROLLING_UPDATE, STRATEGY_CANARY, STRATEGY_SHADOW
 STRATEGIES = (ROLLING_UPDATE, CANARY, SHADOW)
 THEN_STRATEGIES = (ROLLING_UPDATE, CANARY)
 DEFAULT_WEIGHT_TOLERANCE = 5  # percentage points
@@ -181,15 +183,6 @@ class RolloutSpec:
 def strategy_of(md: Mapping[str, Any]) -> str:
     """`spec.rollout.strategy` as written (no validation: `RolloutSpec.of` names a bad field)."""
     return str(((md.get("spec") or {}).get("rollout") or {}).get("strategy") or ROLLING_UPDATE)
-
-
-def then_of(md: Mapping[str, Any]) -> str:
-    """The strategy that rolls a candidate out: `shadow.then` for a Shadow, else the strategy itself."""
-    strategy = strategy_of(md)
-    if strategy != SHADOW:
-        return strategy
-    rollout = (md.get("spec") or {}).get("rollout") or {}
-    return str((rollout.get("shadow") or {}).get("then") or ROLLING_UPDATE)
 
 
 def split(weight: int, replicas: int) -> Split:

@@ -43,6 +43,9 @@ class Settings:
     resync_seconds: float = 300.0
     requeue_seconds: float = 2.0
     workers: int = 4
+    # An owned Deployment's or pod's event queues its ModelDeployment this much later: the events of
+    # that while (the Deployment controller writes several at once) become one reconcile.
+    owned_debounce_seconds: float = 0.25
     backoff_seconds: float = 1.0
     max_backoff_seconds: float = 300.0
     metrics_port: int = 9090
@@ -70,6 +73,7 @@ class Settings:
         _check(self.resync_seconds > 0, "resync_seconds", "must be > 0")
         _check(self.requeue_seconds > 0, "requeue_seconds", "must be > 0")
         _check(1 <= self.workers <= 64, "workers", "must be between 1 and 64")
+        _check(0 <= self.owned_debounce_seconds <= 5, "owned_debounce_seconds", "must be between 0 and 5")
         _check(
             0 < self.backoff_seconds <= self.max_backoff_seconds,
             "backoff_seconds",

@@ -24,18 +24,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from modelops import vocabulary as v
 from modelops.vocabulary import ABORT_ANNOTATION, PROMOTE_ANNOTATION
 from modelops_operator import builders, failfast, shadow_objects
 from modelops_operator import conditions as c
 from modelops_operator.analysis import Action, Thresholds
 from modelops_operator.analysis import shadow as judgement
-from modelops_operator.analysis.hooks import analysis_spec
 from modelops_operator.canary import Failure
 from modelops_operator.draft import NORMAL, WARNING, Draft, parse_time, timestamp
-from modelops_operator.rollout_strategy import SHADOW, RolloutSpec, ShadowSpec, strategy_of
+from modelops_operator.rollout_strategy import SHADOW, ShadowSpec
 
-STARTING, MIRRORING, HELD = "Starting", "Mirroring", "Held"
-PASSED, REJECTED, STOPPED = "Passed", "Rejected", "Stopped"
+STARTING, MIRRORING, HELD = v.SHADOW_STARTING, v.SHADOW_MIRRORING, v.SHADOW_HELD
+PASSED, REJECTED, STOPPED = v.SHADOW_PASSED, v.SHADOW_REJECTED, v.SHADOW_STOPPED
 RUNNING = (STARTING, MIRRORING, HELD)
 SAMPLE_SECONDS = 5  # how often the stable pods' counters are read while mirroring (status progress)
 
@@ -44,8 +44,8 @@ def applies(draft: Draft) -> bool:
     """True while `draft.target` is judged in shadow: strategy Shadow, a stable version, not passed yet."""
     stable = draft.status.get("stableVersion")
     return (
-        strategy_of(draft.md) == SHADOW
-        and int(draft.md["spec"].get("replicas", 1)) > 0
+        draft.spec.rollout.strategy == SHADOW
+        and draft.spec.replicas > 0
         and bool(stable)
         and stable != draft.target
         and draft.obs.stable_mv is not None
@@ -63,17 +63,14 @@ def scraping(md: dict[str, Any]) -> str | None:
 
 def advance(draft: Draft) -> Failure | None:
     """Run the shadow of `draft.target` as far as the observation allows; a Failure when it is rejected."""
-    try:
-        spec = RolloutSpec.of(draft.md).shadow or ShadowSpec()
-        thresholds = Thresholds.from_spec(analysis_spec(draft.md) or {})
-    except ValueError as error:
-        return _refuse(draft, str(error))
+    spec = draft.spec.rollout.shadow or ShadowSpec()
+    thresholds = draft.spec.analysis or Thresholds()
     state = _state(draft)
     draft.status["shadow"] = state
     failure = _requested_abort(draft) or _candidate_failure(draft, state)
     if failure is not None:
         return failure
-    _build(draft, spec)
+    _build(draft)
     observed = draft.obs.shadow
     ready = observed is not None and observed.deployment is not None and observed.deployment.ready > 0
     # before the target is written the counters are what earlier mirrors left (a retried version)
@@ -137,20 +134,20 @@ def _built(draft: Draft) -> bool:
     )
 
 
-def _build(draft: Draft, spec: ShadowSpec) -> None:
+def _build(draft: Draft) -> None:
     """The stable Deployment as it is, the candidate's Deployment and Service (mirroring off until ready)."""
     draft.plan.deployment = draft.build(draft.obs.stable_mv)
     if draft.obs.target_mv is None:
         return
     draft.plan.objects += [
-        shadow_objects.service(draft.md, draft.settings),
-        shadow_objects.deployment(draft.md, draft.obs.target_mv, draft.settings, spec),
+        shadow_objects.service(draft.md, draft.settings, draft.spec),
+        shadow_objects.deployment(draft.md, draft.obs.target_mv, draft.settings, draft.spec),
     ]
 
 
 def _mirror(draft: Draft, state: dict[str, Any], document: str, spec: ShadowSpec) -> None:
     """The target on; the stable pods told to refresh their file; the duration starts once."""
-    draft.plan.objects.append(shadow_objects.config_map(draft.md, document))
+    draft.plan.objects.append(shadow_objects.config_map(draft.md, draft.spec, document))
     _nudge(draft, state, document)
     if "mirroringSince" in state:
         return
@@ -218,7 +215,7 @@ def _tear_down(draft: Draft) -> None:
     """Mirroring off (the stable pods told), the candidate scaled to 0 (its Service then selects no pod)."""
     name = builders.shadow_name(draft.md["metadata"]["name"])
     kept = [o for o in draft.plan.objects if o["metadata"]["name"] != name]
-    draft.plan.objects = [*kept, shadow_objects.config_map(draft.md, shadow_objects.OFF)]
+    draft.plan.objects = [*kept, shadow_objects.config_map(draft.md, draft.spec, shadow_objects.OFF)]
     observed = draft.obs.shadow
     running = observed is not None and observed.deployment is not None and observed.deployment.replicas > 0
     if running and name not in draft.plan.scale_to_zero:  # kept at 0 (no delete right), reused next time
@@ -266,11 +263,3 @@ def _candidate_failure(draft: Draft, state: dict[str, Any]) -> Failure | None:
         return None
     why = next((p.why_unready() for p in pods if not p.ready), f"no shadow pod of {draft.target} ready")
     return Failure(c.CAUSE_READINESS_TIMEOUT, f"{why} after {deadline}s")
-
-
-def _refuse(draft: Draft, message: str) -> Failure | None:
-    """The spec cannot be run (a field named): the stable version keeps serving, nothing is judged."""
-    draft.plan.deployment = draft.build(draft.obs.stable_mv)
-    draft.degraded = (True, c.REASON_INVALID_SPEC, message)
-    draft.progressing = (False, c.REASON_ROLLOUT_STOPPED, f"shadow of {draft.target} refused: {message}")
-    return None

@@ -19,6 +19,7 @@ from modelops.vocabulary import GROUP
 from modelops_operator import builders
 from modelops_operator.rollout_strategy import ShadowSpec
 from modelops_operator.settings import Settings
+from modelops_operator.spec import ModelDeploymentSpec
 
 NAME_LABEL = "app.kubernetes.io/name"
 SHADOW_APP = "modelops-shadow"
@@ -37,14 +38,14 @@ def label_selector(md: dict[str, Any]) -> str:
 
 
 def deployment(
-    md: dict[str, Any], mv: dict[str, Any], settings: Settings, spec: ShadowSpec
+    md: dict[str, Any], mv: dict[str, Any], settings: Settings, spec: ModelDeploymentSpec
 ) -> dict[str, Any]:
     """The candidate's Deployment: the version's server pods, not selected by the user-facing Service."""
     name = builders.shadow_name(md["metadata"]["name"])
-    built = builders.build_deployment(md, mv, settings, slot=name)
+    built = builders.build_deployment(md, mv, settings, slot=name, spec=spec)
     built["metadata"]["labels"][NAME_LABEL] = SHADOW_APP
     built["metadata"]["labels"].pop(builders.SLOT_LABEL, None)
-    built["spec"]["replicas"] = spec.replicas
+    built["spec"]["replicas"] = (spec.rollout.shadow or ShadowSpec()).replicas
     built["spec"]["selector"] = {"matchLabels": selector(md)}
     template = built["spec"]["template"]
     template["metadata"]["labels"] = {
@@ -65,9 +66,9 @@ def _no_mirroring(pod_spec: dict[str, Any]) -> None:
     container["command"] = command[:at] + command[at + 2 :]
 
 
-def service(md: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def service(md: dict[str, Any], settings: Settings, spec: ModelDeploymentSpec) -> dict[str, Any]:
     """The candidate's own ClusterIP Service: only the stable pods' mirrors reach it."""
-    built = builders.build_service(md, settings)
+    built = builders.build_service(md, settings, spec=spec)
     built["metadata"]["name"] = builders.shadow_name(md["metadata"]["name"])
     built["metadata"]["labels"][NAME_LABEL] = SHADOW_APP
     built["spec"]["selector"] = selector(md)
@@ -79,7 +80,7 @@ def target_document(
     md: dict[str, Any], settings: Settings, spec: ShadowSpec, cluster_ip: str, version: str
 ) -> str:
     """The mirror target: the candidate Service's ClusterIP and the model's predict path (no DNS needed)."""
-    path = f"/api/v1/ml-models/{md['spec']['model']}/predict"
+    path = f"/api/v1/ml-models/{md['spec']['model']}/predict"  # the model type (validated by the spec)
     document = {
         "url": f"http://{cluster_ip}:{settings.server_port}{path}",
         "version": version,
@@ -90,7 +91,7 @@ def target_document(
     return json.dumps(document, sort_keys=True)
 
 
-def config_map(md: dict[str, Any], document: str) -> dict[str, Any]:
+def config_map(md: dict[str, Any], spec: ModelDeploymentSpec, document: str) -> dict[str, Any]:
     """The ConfigMap every server pod mounts; `OFF` turns mirroring off."""
     meta = md["metadata"]
     return {
@@ -99,7 +100,7 @@ def config_map(md: dict[str, Any], document: str) -> dict[str, Any]:
         "metadata": {
             "name": builders.shadow_name(meta["name"]),
             "namespace": meta["namespace"],
-            "labels": builders.common_labels(md),
+            "labels": builders.common_labels(md, spec),
             "ownerReferences": [builders.owner_reference(md)],
         },
         "data": {builders.SHADOW_FILE: document},

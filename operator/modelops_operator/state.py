@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from modelops_operator.spec import ModelDeploymentSpec
+
 
 @dataclass(frozen=True)
 class PodState:
@@ -38,6 +40,7 @@ class DeploymentState:
     """The observed server Deployment (spec replicas and the controller's status counters)."""
 
     version: str | None
+    uid: str = ""
     generation: int = 1
     observed_generation: int = 1
     replicas: int = 1
@@ -67,7 +70,12 @@ class DeploymentState:
 
 @dataclass(frozen=True)
 class Observed:
-    """Everything one reconcile needs: the object, its ModelVersions, the Deployment, pods and time."""
+    """Everything one reconcile needs: the object, its ModelVersions, the Deployment, pods and time.
+
+    `spec` is the typed view of `md`'s spec, parsed once: by `observe` (passed as `parsed`), else here.
+    A stored spec the CRD would refuse today raises ValueError naming the field: the work queue
+    reports it on the object (Degraded ReconcileError) and retries it alone, with backoff.
+    """
 
     md: dict[str, Any]
     now: datetime
@@ -77,7 +85,18 @@ class Observed:
     other_deployment: DeploymentState | None = None  # the other slot's: a canary, or scaled to 0
     pods: tuple[PodState, ...] = field(default_factory=tuple)
     analysis_samples: Any = None
+    parsed: ModelDeploymentSpec | None = None
     shadow: ShadowObserved | None = None  # a Shadow rollout's candidate, read only while one runs
+
+    def __post_init__(self) -> None:
+        if self.parsed is None:
+            object.__setattr__(self, "parsed", ModelDeploymentSpec.of(self.md))
+
+    @property
+    def spec(self) -> ModelDeploymentSpec:
+        """The typed spec of `md`."""
+        assert self.parsed is not None  # set in __post_init__
+        return self.parsed
 
 
 @dataclass(frozen=True)

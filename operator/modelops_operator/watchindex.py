@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
+from modelops.vocabulary import MV_PHASE_INVALID
 
 VersionKey = tuple[str, str, str]  # (namespace, model, canonical version)
 DELETED = "DELETED"
@@ -34,13 +35,13 @@ def _canonical(version: Any) -> str | None:
         return str(version)
 
 
-def _intent(body: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What others' reconciles read: spec generation, annotations, validity, and a ModelVersion's
-    promotion evidence (`status.environments`, which the gates of other environments judge)."""
+def _intent(body: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
+    """What reconciles read: (spec generation, annotations, validity) and a ModelVersion's promotion
+    evidence (`status.environments`, which only the gates of other environments judge)."""
     meta, status = body.get("metadata") or {}, body.get("status") or {}
     annotations = tuple(sorted((meta.get("annotations") or {}).items()))
     evidence = json.dumps(status.get("environments"), sort_keys=True)
-    return meta.get("generation"), annotations, status.get("phase") == "Invalid", evidence
+    return (meta.get("generation"), annotations, status.get("phase") == MV_PHASE_INVALID), evidence
 
 
 def deployment_versions(body: Mapping[str, Any]) -> frozenset[str]:
@@ -59,19 +60,32 @@ class WatchIndex:
         self._mds: defaultdict[VersionKey, set[str]] = defaultdict(set)
         self._mvs: defaultdict[VersionKey, set[str]] = defaultdict(set)
         self._mv_version: dict[tuple[str, str], VersionKey] = {}
-        self._intents: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+        self._intents: dict[tuple[str, str, str], tuple[tuple[Any, ...], str]] = {}
+        self._gated: set[tuple[str, str]] = set()  # ModelDeployments with spec.promotion
 
     def intent_changed(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> bool:
         """True for a new object or a change of its spec or annotations; False for a status write."""
+        return any(self.changes(kind, event_type, body))
+
+    def changes(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> tuple[bool, bool]:
+        """(its spec, annotations or validity changed; its promotion evidence changed): both for a new
+        or deleted object, neither for a status write that touches nothing a reconcile reads."""
         key = (kind, body["metadata"]["namespace"], body["metadata"]["name"])
         with self._lock:
             if event_type == DELETED:
                 self._intents.pop(key, None)
-                return True
+                return True, True
             intent = _intent(body)
             previous = self._intents.get(key)
             self._intents[key] = intent
-            return previous != intent
+            if previous is None:
+                return True, True
+            return previous[0] != intent[0], previous[1] != intent[1]
+
+    def gated(self, namespace: str, names: set[str]) -> set[str]:
+        """Those of the ModelDeployments `names` (of `namespace`) that have promotion gates."""
+        with self._lock:
+            return {name for name in names if (namespace, name) in self._gated}
 
     def model_deployment_event(self, event_type: str | None, body: Mapping[str, Any]) -> set[str]:
         """Record a ModelDeployment; the ModelVersions concerned (of its versions before and now)."""
@@ -86,6 +100,10 @@ class WatchIndex:
                 self._mds[(namespace, model, version)].add(name)
             if now:
                 self._md_versions[(namespace, name)] = (model, now)
+            if event_type != DELETED and body.get("spec", {}).get("promotion") is not None:
+                self._gated.add((namespace, name))
+            else:
+                self._gated.discard((namespace, name))
             return {mv for v in before | now for mv in self._mvs.get((namespace, model, v), ())}
 
     def model_version_event(self, event_type: str | None, body: Mapping[str, Any]) -> set[str]:

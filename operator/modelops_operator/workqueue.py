@@ -7,7 +7,10 @@ the plan asks for ("look again in T"). This replaces polling every object: idle 
 The rules are controller-runtime's: a key is queued at most once (the earliest due time wins), never
 processed by two workers at once (an add while it runs marks it for one more run after), and a failure
 of one object — any exception — is contained: it is reported through `on_error` and retried for that
-key alone with exponential backoff, while every other key goes on.
+key alone with exponential backoff, while every other key goes on. A key that never ran yet (and that
+`first` selects: the handlers pick ModelDeployments) goes first among the due ones: in a burst of new
+objects, each one's first reconcile (the one that creates its Deployment) does not wait behind the
+second looks of those before it, nor behind the ModelVersions' status writes.
 """
 
 from __future__ import annotations
@@ -46,10 +49,14 @@ class WorkQueue(Generic[Key]):
         on_error: Callable[[Key, Exception, float], None],
         backoff: Backoff = Backoff(),
         clock: Callable[[], float] = time.monotonic,
+        first: Callable[[Key], bool] = lambda key: True,
     ) -> None:
         self._work, self._on_error, self._backoff, self._clock = work, on_error, backoff, clock
+        self._first = first
         self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, Key]] = []
+        self._heap: list[tuple[float, int, Key]] = []  # keys that ran before
+        self._fresh: list[tuple[float, int, Key]] = []  # keys that never ran: served first
+        self._ran: set[Key] = set()
         self._due: dict[Key, float] = {}
         self._running: set[Key] = set()
         self._again: dict[Key, float] = {}
@@ -70,8 +77,15 @@ class WorkQueue(Generic[Key]):
         if key in self._due and self._due[key] <= due:
             return
         self._due[key] = due
-        heapq.heappush(self._heap, (due, next(self._order), key))
+        heap = self._fresh if key not in self._ran and self._first(key) else self._heap
+        heapq.heappush(heap, (due, next(self._order), key))
         self._cond.notify()
+
+    def forget(self, key: Key) -> None:
+        """The object is gone: a later key of the same name counts as new again."""
+        with self._cond:
+            self._ran.discard(key)
+            self._failures.pop(key, None)
 
     def pending(self) -> dict[Key, float]:
         """Queued keys and the seconds until each is due (for tests and the metrics)."""
@@ -85,21 +99,30 @@ class WorkQueue(Generic[Key]):
             return self._failures.get(key, 0)
 
     def _pop_due(self, now: float) -> Key | None:
-        while self._heap:
-            due, _, key = self._heap[0]
+        for heap in (self._fresh, self._heap):
+            key = self._pop_from(heap, now)
+            if key is not None:
+                self._running.add(key)
+                self._ran.add(key)
+                return key
+        return None
+
+    def _pop_from(self, heap: list[tuple[float, int, Key]], now: float) -> Key | None:
+        while heap:
+            due, _, key = heap[0]
             if self._due.get(key) != due:  # superseded by an earlier add
-                heapq.heappop(self._heap)
+                heapq.heappop(heap)
                 continue
             if due > now:
                 return None
-            heapq.heappop(self._heap)
+            heapq.heappop(heap)
             del self._due[key]
-            self._running.add(key)
             return key
         return None
 
     def _seconds_to_next(self, now: float) -> float | None:
-        return max(0.0, self._heap[0][0] - now) if self._heap else None
+        heads = [heap[0][0] for heap in (self._fresh, self._heap) if heap]
+        return max(0.0, min(heads) - now) if heads else None
 
     def process(self, key: Key) -> None:
         """Run the work for `key` (already marked running) and schedule what follows."""

@@ -25,6 +25,11 @@ from modelops_server.errors import BadRequest, VerificationError
 
 GENAI_CONFIG = "genai_config.json"
 REPLACEMENT = "\ufffd"
+# ORT's intra-op workers busy-wait for work by default. In the server they share the cores with the event
+# loop, the HTTP/gRPC threads and other generations, and on a shared node with other pods: spinning burned
+# about half of the CPU per token (25-28 ms vs 14 ms per token, int4 SmolLM2, 2 threads on 2 busy cores,
+# bench/bench_generation.py) and starved the threads that deliver the tokens.
+NO_SPINNING = {"session.intra_op.allow_spinning": "0", "session.inter_op.allow_spinning": "0"}
 # emit(token ids of this step, new text) is called from the generation thread
 Emit = Callable[[list[int], str], None]
 
@@ -191,7 +196,7 @@ def load_generator(directory: Path, metadata: ModelMetadata, threads: int) -> Te
         )
     try:
         config = og.Config(str(directory))
-        options = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
+        options = {"intra_op_num_threads": threads, "inter_op_num_threads": 1, "config_entries": NO_SPINNING}
         config.overlay(json.dumps({"model": {"decoder": {"session_options": options}}}))
         model = og.Model(config)
     except Exception as error:  # genai raises RuntimeError for a graph it cannot load

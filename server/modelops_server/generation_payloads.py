@@ -115,7 +115,13 @@ def parse_generate(
     body: bytes, limit: int, max_chars: int, defaults: GenerationDefaults
 ) -> GenerationRequest:
     """The seed API: `{messages, max_new_tokens, temperature, top_p, top_k, seed, stream}`."""
-    document = _object(body)
+    return generate_request(_object(body), limit, max_chars, defaults)
+
+
+def generate_request(
+    document: dict[str, Any], limit: int, max_chars: int, defaults: GenerationDefaults
+) -> GenerationRequest:
+    """The seed API's fields from a decoded document (the REST body, or the gRPC GenerateRequest)."""
     unknown = sorted(set(document) - SEED_FIELDS)
     if unknown:
         raise BadRequest(f"unknown field {unknown[0]!r}; allowed: {sorted(SEED_FIELDS)}")

@@ -25,6 +25,12 @@ from modelops_server.metrics import ServerMetrics
 from modelops_server.settings import ServerSettings
 
 LOG = get_logger("generation")
+# onnxruntime-genai keeps the GIL while it decodes a token, so the event loop runs only between tokens.
+# After handing a chunk over, the decoding thread waits (at most this long) until the loop has taken it,
+# so the loop sends it now instead of one token later, and a request's set-up steps on the loop are not
+# each held up for a whole token (time to first token); a loop that does not take it in time (busy with
+# other streams, or a slow client) only costs this wait.
+HANDOFF_WAIT_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class Generation:
         self.request = request
         self.verdict = verdict
         self.cancelled = threading.Event()
+        self.taken = threading.Event()  # the loop took the last chunk handed over (see HANDOFF_WAIT_S)
         self.queue: asyncio.Queue[Chunk | Finished | BaseException] = asyncio.Queue()
         self._closed = False
         self._holds_slot = True
@@ -106,12 +113,14 @@ class Generation:
             except RuntimeError:  # the loop is closed: the server is shutting down
                 self.cancelled.set()
 
+        def emit(ids: list[int], text: str) -> None:
+            self.taken.clear()
+            hand_over(Chunk(text, ids))
+            self.taken.wait(HANDOFF_WAIT_S)
+
         def work() -> None:
             try:
-                outcome = model.run(
-                    self.prompt, self.request.sampling, lambda ids, text: hand_over(Chunk(text, ids)),
-                    self.cancelled, deadline,
-                )  # fmt: skip
+                outcome = model.run(self.prompt, self.request.sampling, emit, self.cancelled, deadline)
             except BaseException as error:  # reported to the request, never lost in the thread
                 hand_over(error)
                 return
@@ -126,6 +135,7 @@ class Generation:
         metrics, last = self.plane.metrics, None
         try:
             while True:
+                self.taken.set()  # the consumer is back for more: the last chunk is sent
                 item = await self.queue.get()
                 if isinstance(item, BaseException):
                     raise (
@@ -157,6 +167,7 @@ class Generation:
             return
         self._closed = True
         self.cancelled.set()
+        self.taken.set()
         if self._holds_slot:
             self.plane.release()
 

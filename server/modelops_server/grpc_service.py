@@ -1,4 +1,5 @@
-"""OIP v2 over gRPC (`inference.GRPCInferenceService`) on its own port, started by `app.py`'s lifespan.
+"""OIP v2 over gRPC (`inference.GRPCInferenceService`) on its own port, started by `app.py`'s lifespan,
+with text generation (`grpc_generation.GenerationService`) served on the same port.
 
 A synchronous grpcio server with its own worker threads: protobuf parsing and encoding run there, off the
 event loop, and each request is handed to the same DataPlane (batcher, readiness, metrics) on the loop
@@ -19,20 +20,17 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from modelops_server.auth import check_bearer
 from modelops_server.binary import EXTENSIONS
 from modelops_server.dataplane import DataPlane
-from modelops_server.errors import BadRequest, NotReady, PayloadTooLarge, ServerError
-from modelops_server.grpc_protocol import METHODS, SERVICE, message
+from modelops_server.errors import BadRequest, NotReady, ServerError
+from modelops_server.grpc_generation import GenerationService
+from modelops_server.grpc_protocol import CODES, METHODS, SERVICE, check_call, message
 from modelops_server.logs import get_logger, log_event
 from modelops_server.payloads import InferInput, InferRequest
 from modelops_server.settings import ServerSettings
 from modelops_server.tensors import decode_raw, element_count, encode_raw
 
 LOG = get_logger("grpc")
-CODES = {400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTHENTICATED,
-         404: grpc.StatusCode.NOT_FOUND, 413: grpc.StatusCode.INVALID_ARGUMENT,
-         503: grpc.StatusCode.UNAVAILABLE}  # fmt: skip
 CONTENTS = {"BOOL": "bool_contents", "INT8": "int_contents", "INT16": "int_contents", "INT32": "int_contents",
             "INT64": "int64_contents", "UINT8": "uint_contents", "UINT16": "uint_contents",
             "UINT32": "uint_contents", "UINT64": "uint64_contents", "FP32": "fp32_contents",
@@ -101,11 +99,7 @@ class InferenceService:
         return call
 
     def _guard(self, raw: bytes, context: grpc.ServicerContext) -> None:
-        limit = self.settings.max_body_bytes
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"request message of {len(raw)} bytes exceeds the limit of {limit} bytes")
-        metadata = dict(context.invocation_metadata() or ())
-        check_bearer(str(metadata.get("authorization", "")), self.token)
+        check_call(raw, context, self.settings.max_body_bytes, self.token)
 
     def server_live(self, request: Any) -> Any:
         return message("ServerLiveResponse")(live=True)
@@ -190,10 +184,18 @@ def start_grpc(dataplane: DataPlane, settings: ServerSettings, token: str | None
         ("grpc.so_reuseport", 0),
         ("grpc.max_receive_message_length", 4 * settings.max_body_bytes),
     ]
-    workers = max(8, 2 * settings.max_batch_size)
+    # a generation stream holds its worker while it runs or waits for a slot: enough workers that
+    # every admitted or queued generation has one, and the next one meets the plane's own 429
+    generations = settings.max_generations + settings.max_queued_generations + 1
+    workers = max(8, 2 * settings.max_batch_size) + generations
     server = grpc.server(futures.ThreadPoolExecutor(workers, thread_name_prefix="grpc"), options=options)
-    service = InferenceService(dataplane, token, asyncio.get_running_loop())
-    server.add_generic_rpc_handlers((service.handler(),))
+    loop = asyncio.get_running_loop()
+    server.add_generic_rpc_handlers(
+        (
+            InferenceService(dataplane, token, loop).handler(),
+            GenerationService(dataplane, token, loop).handler(),
+        )
+    )
     server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
     server.start()
     log_event(LOG, "grpc_listening", host=settings.host, port=settings.grpc_port)

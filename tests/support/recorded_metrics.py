@@ -112,3 +112,24 @@ def prometheus_answer_from_text(namespace: str, texts: dict[str, str]) -> dict[s
         for sample in family.samples
     ]
     return {"status": "success", "data": {"resultType": "vector", "result": result}}
+
+
+def observe_then_judge(
+    thresholds: Any,
+    status: Any,
+    scrape: Any,
+    now: Any,
+    *,
+    version: str,
+    stable_version: str | None,
+    available: bool,
+) -> Any:
+    """One reconcile's analysis step as the operator runs it: scrape only when `is_due` (what
+    `hooks.collect` does in observation), then `evaluate` (what `hooks.judge` does in the plan)."""
+    from modelops_operator.analysis.step import evaluate, is_due, resume
+
+    progress = resume(thresholds, status, version=version, stable_version=stable_version)
+    snapshot = scrape() if is_due(progress, now) else None
+    return evaluate(
+        thresholds, status, snapshot, now, version=version, stable_version=stable_version, available=available
+    )

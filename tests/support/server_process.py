@@ -7,6 +7,7 @@ share: they talk to the process over real sockets exactly as a user's client wou
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -76,3 +77,21 @@ def server_process(models_dir: Path, *args: str, model_type: str = MODEL_TYPE) -
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
+
+
+def metric(server: ServerProcess, name: str) -> float:
+    """The value of an unlabelled (or fully spelled-out) sample on the server's /metrics, 0 when absent."""
+    text = httpx.get(server.base + "/metrics", timeout=10).text
+    found = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def poll(server: ServerProcess, name: str, wanted: float, deadline_s: float = 20.0) -> None:
+    """Wait until the sample `name` equals `wanted` (a clear failure after `deadline_s`)."""
+    deadline, value = time.monotonic() + deadline_s, None
+    while time.monotonic() < deadline:
+        value = metric(server, name)
+        if value == wanted:
+            return
+        time.sleep(0.05)  # poll interval, bounded by the deadline
+    raise AssertionError(f"{name} is {value}, not {wanted}, after {deadline_s}s")

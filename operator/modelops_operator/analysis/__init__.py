@@ -12,6 +12,5 @@ the Kubernetes client, so they are imported on their own: `from modelops_operato
 from .decision import Action, Figures, Phase, Thresholds
 from .progress import AnalysisProgress
 from .samples import Snapshot
-from .step import Scraper, run_step
 
-__all__ = ["Action", "AnalysisProgress", "Figures", "Phase", "Scraper", "Snapshot", "Thresholds", "run_step"]
+__all__ = ["Action", "AnalysisProgress", "Figures", "Phase", "Snapshot", "Thresholds"]

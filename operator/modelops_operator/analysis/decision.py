@@ -12,8 +12,8 @@
 
 Error rate is 5xx (and 429: no capacity) answers over requests; latency is the request duration for
 a classifier and the time to first token for a text-generation model (see `samples`). Called by
-`step.run_step`; `Thresholds` also parses `spec.rollback.analysis` and renders it back for
-`status.analysis.thresholds`.
+`step.evaluate`; `Thresholds` parses `spec.rollback.analysis` (for `spec.ModelDeploymentSpec`, its one
+reader) and renders it back for `status.analysis.thresholds`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from modelops import vocabulary as v
 
 from . import model_aware
 from .quantile import histogram_quantile
@@ -36,13 +38,15 @@ DEFAULT_MIN_AGREEMENT = 0.95  # a Shadow rollout's bar when spec.rollback.analys
 class Action(StrEnum):
     """What the operator does with a candidate: the one verdict vocabulary of promotion and analysis."""
 
-    PROMOTE = "Promote"
-    WAIT = "Wait"  # analysis Pending or Running
-    FAIL = "Fail"  # roll back, like failed probes
-    HOLD = "Hold"  # keep serving, not stable
+    PROMOTE = v.VERDICT_PROMOTE
+    WAIT = v.VERDICT_WAIT  # analysis Pending or Running
+    FAIL = v.VERDICT_FAIL  # roll back, like failed probes
+    HOLD = v.VERDICT_HOLD  # keep serving, not stable
 
 
-ROLLBACK_POLICY = "Rollback"  # `inconclusive: Rollback`: an unjudged candidate fails like a breach
+ROLLBACK_POLICY = (
+    v.INCONCLUSIVE_ROLLBACK
+)  # `inconclusive: Rollback`: an unjudged candidate fails like a breach
 DEFAULT_INCONCLUSIVE = Action.PROMOTE.value  # the CRD's default too (compatible with before Rollback)
 INCONCLUSIVE_POLICIES = (Action.PROMOTE.value, Action.HOLD.value, ROLLBACK_POLICY)
 
@@ -50,11 +54,11 @@ INCONCLUSIVE_POLICIES = (Action.PROMOTE.value, Action.HOLD.value, ROLLBACK_POLIC
 class Phase(StrEnum):
     """`status.analysis.phase`."""
 
-    PENDING = "Pending"
-    RUNNING = "Running"
-    PASSED = "Passed"
-    FAILED = "Failed"
-    INCONCLUSIVE = "Inconclusive"
+    PENDING = v.ANALYSIS_PENDING
+    RUNNING = v.ANALYSIS_RUNNING
+    PASSED = v.ANALYSIS_PASSED
+    FAILED = v.ANALYSIS_FAILED
+    INCONCLUSIVE = v.ANALYSIS_INCONCLUSIVE
 
 
 FINAL_PHASES = frozenset({Phase.PASSED, Phase.FAILED, Phase.INCONCLUSIVE})

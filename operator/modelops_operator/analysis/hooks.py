@@ -1,6 +1,6 @@
 """The two calls the operator's promotion rule makes: `collect` (I/O, in observe) and `judge` (pure).
 
-`promotion.collect(api, md, candidate, pods)` runs during the operator's observation of a
+`promotion.collect(api, md, thresholds, candidate, pods)` runs during the operator's observation of a
 ModelDeployment; it delegates to `collect` here, which scrapes when the analysis is not final and
 `intervalSeconds` have passed (None otherwise), already while the candidate rolls out. `promotion.decide`
 delegates to `judge`, which folds that snapshot into `status.analysis` and returns the progress;
@@ -19,26 +19,21 @@ from modelops.versions import InvalidVersionError, canonical
 from modelops_operator.kube import Kube
 from modelops_operator.metrics_auth import MetricsToken
 
+from .decision import Phase, Thresholds
 from .progress import AnalysisProgress
 from .samples import Snapshot
 from .scrape import Targets, prometheus_query, proxy_fetcher, scrape_pods, scrape_prometheus
 from .step import evaluate, is_due, resume
 
 
-def analysis_spec(md: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """`spec.rollback.analysis`, or None when the ModelDeployment has none."""
-    rollback = (md.get("spec") or {}).get("rollback") or {}
-    analysis = rollback.get("analysis")
-    return analysis if isinstance(analysis, Mapping) else None
-
-
 def collect(
     kube: Kube,
     md: Mapping[str, Any],
+    thresholds: Thresholds,
     candidate: str,
     pods: Iterable[Any],
-    now: datetime,
     *,
+    now: datetime,
     port: int = 8080,
     token: MetricsToken | None = None,
 ) -> Snapshot | None:
@@ -50,14 +45,11 @@ def collect(
     version the pod serves); `kube` makes the pod-proxy requests, with `token`'s metrics token
     (metricsAuth) when the platform turned it on.
     """
-    spec = analysis_spec(md)
-    if spec is None:
-        return None
     status = md.get("status") or {}
     version, stable = _canonical(candidate), status.get("stableVersion")
     if version == stable:
         return None  # nothing to analyse: the stable version is served (e.g. after a rollback)
-    progress = resume(spec, stored_analysis(md), version=version, stable_version=stable)
+    progress = resume(thresholds, stored_analysis(md), version=version, stable_version=stable)
     if not is_due(progress, now):
         return None
     namespace = md["metadata"]["namespace"]
@@ -69,23 +61,25 @@ def collect(
 
 def judge(
     md: Mapping[str, Any],
+    thresholds: Thresholds,
     candidate: str,
     stable: str | None,
     snapshot: Snapshot | None,
-    now: datetime,
     *,
+    now: datetime,
     available: bool = True,
 ) -> AnalysisProgress:
-    """Fold `snapshot` (from `collect`) into the stored analysis and judge the candidate.
-
-    Raises ValueError when `md` has no `spec.rollback.analysis` or it is invalid.
-    """
-    spec = analysis_spec(md)
-    if spec is None:
-        raise ValueError("spec.rollback.analysis is not set")
+    """Fold `snapshot` (from `collect`) into the stored analysis and judge the candidate against
+    `thresholds` (the parsed `spec.rollback.analysis`)."""
     version = _canonical(candidate)
     return evaluate(
-        spec, stored_analysis(md), snapshot, now, version=version, stable_version=stable, available=available
+        thresholds,
+        stored_analysis(md),
+        snapshot,
+        now,
+        version=version,
+        stable_version=stable,
+        available=available,
     )
 
 
@@ -97,7 +91,7 @@ def stored_analysis(md: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """
     status = md.get("status") or {}
     analysis = status.get("analysis")
-    if not analysis or analysis.get("phase") != "Failed":
+    if not analysis or analysis.get("phase") != Phase.FAILED:
         return analysis if isinstance(analysis, Mapping) else None
     failed = {entry.get("version") for entry in status.get("failedVersions") or []}
     return analysis if analysis.get("version") in failed else None

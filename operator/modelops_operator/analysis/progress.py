@@ -1,6 +1,6 @@
 """The analysis as it stands, and its `status.analysis` JSON form.
 
-`AnalysisProgress` is what `step.run_step` returns and what the operator writes to
+`AnalysisProgress` is what `step.evaluate` returns and what the operator writes to
 `ModelDeployment.status.analysis`: phase, thresholds, the candidate's and the stable version's figures,
 a message for `kubectl get md` / `modelctl status`, when the window started, and `state` — the per-pod
 window counters and the versions compared — so an operator that restarts reads the status back with
@@ -105,7 +105,7 @@ class AnalysisProgress:
         return Action.HOLD if self.should_hold else Action.WAIT
 
     def seconds_until_next_check(self, now: datetime) -> float:
-        """How long the operator may wait before calling `run_step` again (0 when due)."""
+        """How long the operator may wait before evaluating again (0 when due)."""
         if self.finished or self.state.last_scrape_at is None:
             return 0.0
         due = self.state.last_scrape_at.timestamp() + self.thresholds.interval_seconds

@@ -1,14 +1,10 @@
 """One analysis step: resume from the status, scrape when due, fold the counters in, judge.
 
-Two forms of the same step. `run_step` scrapes itself (a `Scraper` callable) when a sample is due;
-`evaluate` takes a snapshot scraped beforehand, which suits the operator's observe-then-plan split
-(`hooks.collect` scrapes during observation, `hooks.judge` calls `evaluate` in the pure plan):
-
-    progress = run_step(spec_analysis, status_analysis, scrape, now,
-                        version=spec_version, stable_version=stable, available=candidate_available)
-
-Both are idempotent between intervals (the stored progress until `intervalSeconds` passed since the
-last scrape) and after a final verdict, so calling them on every reconcile is safe. A status that
+The operator's observe-then-plan split makes it two calls: `hooks.collect` (in observation) asks
+`resume` and `is_due` whether a scrape is needed and scrapes; `hooks.judge` (in the pure plan), and
+`canary` for a step's window, call `evaluate` with that snapshot (None: nothing new). It is
+idempotent between intervals (the stored progress until `intervalSeconds` passed since the last
+scrape) and after a final verdict, so calling it on every reconcile is safe. A status that
 belongs to another version is ignored: a new candidate starts a new analysis. Before the candidate is
 Available the phase is Pending and the scrapes only collect counters (so the stable version's pods,
 which disappear when the rollout completes, can still give a baseline); the window starts at Available.
@@ -16,7 +12,7 @@ which disappear when the rollout completes, can still give a baseline); the wind
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -26,32 +22,9 @@ from .progress import AnalysisProgress, AnalysisState
 from .samples import Snapshot
 from .window import WindowState, advance, totals
 
-Scraper = Callable[[], Snapshot]
-"""Reads the candidate's and the stable version's pods' counters now (see `scrape.py`)."""
-
-
-def run_step(
-    spec_analysis: Mapping[str, Any],
-    status_analysis: Mapping[str, Any] | None,
-    scrape: Scraper,
-    now: datetime,
-    *,
-    version: str,
-    stable_version: str | None,
-    available: bool,
-) -> AnalysisProgress:
-    """Advance the analysis of `version` and return what to write to `status.analysis`.
-
-    Raises ValueError (naming the field) when `spec_analysis` is invalid.
-    """
-    progress = resume(spec_analysis, status_analysis, version=version, stable_version=stable_version)
-    if not is_due(progress, now):
-        return progress
-    return fold(progress, scrape(), now, available=available)
-
 
 def evaluate(
-    spec_analysis: Mapping[str, Any],
+    thresholds: Thresholds,
     status_analysis: Mapping[str, Any] | None,
     snapshot: Snapshot | None,
     now: datetime,
@@ -60,8 +33,10 @@ def evaluate(
     stable_version: str | None,
     available: bool,
 ) -> AnalysisProgress:
-    """`run_step` for callers that scraped beforehand: `snapshot` None means nothing new to fold in."""
-    progress = resume(spec_analysis, status_analysis, version=version, stable_version=stable_version)
+    """Advance the analysis of `version` against `thresholds` (the parsed `spec.rollback.analysis`)
+    with `snapshot`, scraped beforehand when `is_due` (None: nothing new to fold in); what to write to
+    `status.analysis`."""
+    progress = resume(thresholds, status_analysis, version=version, stable_version=stable_version)
     if snapshot is None or progress.finished:
         return progress
     return fold(progress, snapshot, now, available=available)
@@ -73,14 +48,13 @@ def is_due(progress: AnalysisProgress, now: datetime) -> bool:
 
 
 def resume(
-    spec_analysis: Mapping[str, Any],
+    thresholds: Thresholds,
     status_analysis: Mapping[str, Any] | None,
     *,
     version: str,
     stable_version: str | None,
 ) -> AnalysisProgress:
     """The stored progress for `version` with the current thresholds, or a fresh Pending one."""
-    thresholds = Thresholds.from_spec(spec_analysis)
     if status_analysis:
         stored = AnalysisProgress.from_status(status_analysis)
         if stored.version == version:

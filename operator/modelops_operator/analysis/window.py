@@ -12,7 +12,7 @@ many requests (errors, bucket observations) did this version serve since the win
 - a pod missing from a scrape (gone, or its scrape failed) keeps what it contributed.
 
 The state is plain data with `to_json`/`from_json` so it lives in `status.analysis.state` and an
-operator restart continues the same window. Called by `step.run_step`.
+operator restart continues the same window. Called by `step.evaluate`.
 """
 
 from __future__ import annotations

@@ -87,8 +87,10 @@ def test_a_deleted_deployment_is_not_queued_but_its_versions_are() -> None:
 
 def test_owned_deployment_and_pod_events_map_back_to_their_model_deployment() -> None:
     rt = runtime()
-    handlers.on_owned(rt, "ns", {INSTANCE_LABEL: "safety-classifier-production", "x": "y"})
-    handlers.on_owned(rt, "ns", {"app": "unrelated"})
+    ours = {INSTANCE_LABEL: "safety-classifier-production", "x": "y"}
+    handlers.on_owned(rt, "Pod", "ADDED", {"metadata": {"namespace": "ns", "name": "p", "labels": ours}})
+    other = {"metadata": {"namespace": "ns", "name": "q", "labels": {"app": "unrelated"}}}
+    handlers.on_owned(rt, "Pod", "ADDED", other)
     assert drain(rt) == {(MD, "ns", "safety-classifier-production")}
 
 
@@ -114,7 +116,64 @@ def test_the_operators_own_status_writes_do_not_queue_the_object_again() -> None
     assert drain(rt) == set(), "a ModelVersion status write concerns nobody"
     version["status"] = {"phase": "Deployed", "environments": [{"environment": "staging"}]}
     handlers.on_model_version(rt, "MODIFIED", version)
-    assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0"), (MD, "ns", "prod")}, "gate evidence"
+    assert drain(rt) == set(), "gate evidence, and prod has no promotion gates"
+    gated = {
+        **annotated,
+        "spec": {**annotated["spec"], "promotion": {"requires": [{"environment": "staging"}]}},
+    }
+    handlers.on_model_deployment(
+        rt, "MODIFIED", {**gated, "metadata": {**gated["metadata"], "generation": 2}}
+    )
+    drain(rt)
+    version["status"] = {
+        "phase": "Deployed",
+        "environments": [{"environment": "staging", "analysisPassed": True}],
+    }
+    handlers.on_model_version(rt, "MODIFIED", version)
+    assert drain(rt) == {(MD, "ns", "prod")}, "gate evidence: the gated deployment judges it again"
     version["status"] = {"phase": "Invalid"}
     handlers.on_model_version(rt, "MODIFIED", version)
     assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0"), (MD, "ns", "prod")}
+
+
+def deployment(ready: int, *, updated_at: str, generation: int = 1) -> dict[str, Any]:
+    """An owned Deployment as its watch event carries it."""
+    return {
+        "metadata": {
+            "namespace": "ns",
+            "name": "safety-classifier-production",
+            "uid": "u1",
+            "generation": generation,
+            "labels": {INSTANCE_LABEL: "safety-classifier-production"},
+        },
+        "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"modelops.io/version": "v1.0.0"}}}},
+        "status": {
+            "observedGeneration": generation,
+            "replicas": 2,
+            "readyReplicas": ready,
+            "conditions": [
+                {"type": "Progressing", "reason": "ReplicaSetUpdated", "lastUpdateTime": updated_at}
+            ],
+        },
+    }
+
+
+def test_an_owned_deployment_write_that_changes_nothing_the_plan_reads_queues_nothing() -> None:
+    rt = runtime()
+    handlers.on_owned(rt, "Deployment", "ADDED", deployment(0, updated_at="12:00:00"))
+    assert drain(rt) == {(MD, "ns", "safety-classifier-production")}
+    handlers.on_owned(rt, "Deployment", "MODIFIED", deployment(0, updated_at="12:00:01"))
+    assert drain(rt) == set(), "only a condition's timestamp moved"
+    handlers.on_owned(rt, "Deployment", "MODIFIED", deployment(1, updated_at="12:00:01"))
+    assert drain(rt) == {(MD, "ns", "safety-classifier-production")}, "one more pod ready"
+    handlers.on_owned(rt, "Deployment", "DELETED", deployment(1, updated_at="12:00:01"))
+    assert drain(rt) == {(MD, "ns", "safety-classifier-production")}, "deleted by hand: recreate it"
+
+
+def test_owned_events_are_looked_at_a_little_later_as_one() -> None:
+    rt = runtime()
+    handlers.on_owned(rt, "Deployment", "ADDED", deployment(0, updated_at="12:00:00"))
+    handlers.on_owned(rt, "Deployment", "MODIFIED", deployment(1, updated_at="12:00:00"))
+    [(key, delay)] = rt.queue.pending().items()
+    assert key == (MD, "ns", "safety-classifier-production")
+    assert 0 < delay <= Settings().owned_debounce_seconds

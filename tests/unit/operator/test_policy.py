@@ -13,6 +13,7 @@ from modelops_operator import builders, observe, policy, reconcile
 from modelops_operator import conditions as c
 from modelops_operator.policy import Policy, PolicyError
 from modelops_operator.settings import Settings, SettingsError, from_env
+from modelops_operator.spec import ModelDeploymentSpec
 from modelops_operator.state import Observed
 from support.hostile_specs import POLICY, TABLE, Hostile, model_deployment_for, model_version_for
 from support.operator_objects import T0
@@ -176,10 +177,11 @@ def test_the_operator_never_queries_a_prometheus_url_outside_the_policy(
     monkeypatch.setattr(observe.promotion, "collect", collect)
     row = next(r for r in TABLE if r.name == "prometheus at cloud metadata")
     md = model_deployment_for(row, 3, "team-a")
-    assert observe._samples(None, md, Settings(policy=POLICY), (), T0) is None  # type: ignore[arg-type]
+    spec = ModelDeploymentSpec.of(md)
+    assert observe._samples(None, md, spec, Settings(policy=POLICY), (), now=T0) is None  # type: ignore[arg-type]
     assert queried == []
     allowed = {**POLICY, "prometheusURLs": ["http://169.254.169.254/"]}
-    assert observe._samples(None, md, Settings(policy=allowed), (), T0) == "samples"  # type: ignore[arg-type]
+    assert observe._samples(None, md, spec, Settings(policy=allowed), (), now=T0) == "samples"  # type: ignore[arg-type]
     assert queried == ["v1.3.0"]
 
 

@@ -188,3 +188,47 @@ def test_worker_threads_never_run_one_key_twice_at_once() -> None:
         queue.stop()
     assert overlaps == []
     assert set(counts) == set(range(5))
+
+
+def test_a_key_that_never_ran_goes_before_the_due_looks_again(
+    queue: WorkQueue, rec: Recorder, clock: Clock
+) -> None:
+    """A burst: the first reconcile of every new object (it creates the Deployment) comes before the
+    second looks of older ones, even those due earlier."""
+    for key in ("old-1", "old-2"):
+        queue.add(key)
+    queue.run_due()
+    queue.add("old-1")  # e.g. its Deployment's status changed
+    queue.add("old-2")
+    clock.now += 1
+    queue.add("new-1")
+    queue.add("new-2")
+    rec.ran.clear()
+    assert queue.run_due() == 4
+    assert rec.ran == ["new-1", "new-2", "old-1", "old-2"]
+
+
+def test_a_forgotten_key_counts_as_new_again(queue: WorkQueue, rec: Recorder, clock: Clock) -> None:
+    queue.add("a")
+    queue.run_due()
+    queue.add("a")
+    queue.forget("a")  # the object was deleted; one of the same name is created
+    queue.add("b")
+    queue.run_due()
+    rec.ran.clear()
+    queue.add("b")
+    queue.forget("a")
+    queue.add("a")
+    queue.run_due()
+    assert rec.ran == ["a", "b"]
+
+
+def test_only_the_keys_first_selects_jump_the_queue(rec: Recorder, clock: Clock) -> None:
+    queue: WorkQueue = WorkQueue(
+        rec.work, rec.report, clock=clock, first=lambda key: str(key).startswith("md")
+    )
+    queue.add("mv-1")
+    clock.now += 1
+    queue.add("md-1")
+    queue.run_due()
+    assert rec.ran == ["md-1", "mv-1"]

@@ -7,9 +7,7 @@ the server's chat-template rendering equals `transformers`' `apply_chat_template
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,14 +18,13 @@ import pytest
 from modelops.package.generation import render_prompt
 from modelops_server.settings import ServerSettings
 from support.persona import PERSONA, VERSION, PersonaModels, seal, tamper_golden
-from support.server_process import ServerProcess, server_process
+from support.server_process import ServerProcess, metric, poll, server_process
 from support.serving import serving
 
 GENERATE = f"/api/v1/ml-models/{PERSONA}/generate"
 # 30,000 tokens with no end of turn: seconds on the tiny model, far longer than any check below
 LONG = {"messages": [{"role": "user", "content": "Tell me a long story"}], "max_new_tokens": 30000,
         "min_new_tokens": 30000, "temperature": 0.9, "seed": 1, "stream": True}  # fmt: skip
-DEADLINE_S = 20.0
 
 
 @pytest.fixture(scope="module")
@@ -38,22 +35,6 @@ def one_slot(persona: PersonaModels) -> Iterator[ServerProcess]:
         "--max-new-tokens", "30000", model_type=PERSONA,
     ) as running:  # fmt: skip
         yield running
-
-
-def metric(server: ServerProcess, name: str) -> float:
-    text = httpx.get(server.base + "/metrics", timeout=10).text
-    found = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
-
-
-def poll(server: ServerProcess, name: str, wanted: float) -> None:
-    deadline, value = time.monotonic() + DEADLINE_S, None
-    while time.monotonic() < deadline:
-        value = metric(server, name)
-        if value == wanted:
-            return
-        time.sleep(0.05)  # poll interval, bounded by the deadline
-    raise AssertionError(f"{name} is {value}, not {wanted}, after {DEADLINE_S}s")
 
 
 def first_event(lines: Iterator[str]) -> str:

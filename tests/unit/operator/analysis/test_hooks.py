@@ -19,7 +19,7 @@ import pytest
 from kubernetes import client
 
 from modelops.vocabulary import METRICS_TOKEN_HEADER
-from modelops_operator.analysis.hooks import collect, judge
+from modelops_operator.analysis import Thresholds, hooks
 from modelops_operator.analysis.samples import ERRORS, REQUESTS
 from modelops_operator.kube import Kube
 from modelops_operator.metrics_auth import MetricsToken
@@ -105,14 +105,21 @@ def model_deployment(
     return {"metadata": {"namespace": "ns", "name": "md"}, "spec": spec, "status": status}
 
 
+def collect(kube: Kube, md: dict[str, Any], candidate: str, pods: Any, now: datetime, **kw: Any) -> Any:
+    """`hooks.collect` with the thresholds parsed from `md` (the operator parses them in observe)."""
+    return hooks.collect(kube, md, _thresholds(md), candidate, pods, now=now, **kw)
+
+
+def judge(md: dict[str, Any], candidate: str, stable: str, snapshot: Any, now: datetime) -> Any:
+    """`hooks.judge` with the thresholds parsed from `md`."""
+    return hooks.judge(md, _thresholds(md), candidate, stable, snapshot, now=now)
+
+
+def _thresholds(md: dict[str, Any]) -> Thresholds:
+    return Thresholds.from_spec(md["spec"]["rollback"]["analysis"])
+
+
 ANALYSIS = {"windowSeconds": 10, "intervalSeconds": 2, "maxErrorRate": 0.05, "minRequests": 10}
-
-
-def test_no_analysis_no_scrape(endpoints: tuple[FakeEndpoints, str]) -> None:
-    fake, url = endpoints
-
-    assert collect(api_client(url), model_deployment(None), "1.1.0", PODS, NOW) is None
-    assert fake.paths == []
 
 
 def test_no_scrape_once_the_stable_version_is_served_again(endpoints: tuple[FakeEndpoints, str]) -> None:

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from modelops_operator.analysis import AnalysisProgress, Phase, Snapshot, run_step
+from modelops_operator.analysis import AnalysisProgress, Phase, Snapshot
 from modelops_operator.analysis.decision import Figures, Thresholds, decide, figures_from_totals
 from modelops_operator.analysis.model_aware import js_divergence
 from modelops_operator.analysis.samples import parse_exposition
-from support.recorded_metrics import RecordedPod
+from support.recorded_metrics import RecordedPod, observe_then_judge
 
 LABELS = Thresholds(window_seconds=60, max_label_shift=0.1, max_score_delta=0.15, min_requests=20)
 STABLE = Figures(requests=100, predictions={"safe": 70, "risk": 30}, top_score_sum=100 * 0.9)
@@ -150,8 +150,14 @@ def test_a_label_shift_with_healthy_http_figures_is_rolled_back_end_to_end() -> 
 
     def step(status: Any, seconds: float, available: bool) -> tuple[AnalysisProgress, Any]:
         now = T0 + timedelta(seconds=seconds)
-        progress = run_step(
-            SPEC, status, scrape, now, version="v1.1.0", stable_version="v1.0.0", available=available
+        progress = observe_then_judge(
+            Thresholds.from_spec(SPEC),
+            status,
+            scrape,
+            now,
+            version="v1.1.0",
+            stable_version="v1.0.0",
+            available=available,
         )
         return progress, json.loads(json.dumps(progress.to_status()))
 

@@ -4,9 +4,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modelops_operator.analysis import AnalysisProgress, Phase, Snapshot, run_step
+from modelops_operator.analysis import AnalysisProgress, Phase, Snapshot, Thresholds
 from modelops_operator.analysis.samples import parse_exposition
-from support.recorded_metrics import RecordedPod
+from support.recorded_metrics import RecordedPod, observe_then_judge
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 SPEC = {
@@ -51,8 +51,8 @@ def step(
     version: str = "v1.1.0",
 ) -> tuple[AnalysisProgress, dict[str, Any]]:
     """One reconcile: run_step, then the status as the apiserver stores it (JSON)."""
-    progress = run_step(
-        spec if spec is not None else SPEC,
+    progress = observe_then_judge(
+        Thresholds.from_spec(spec if spec is not None else SPEC),
         status,
         serving.scrape,
         at(seconds),
