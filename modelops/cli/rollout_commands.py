@@ -1,10 +1,12 @@
-"""`modelctl rollout status | promote | abort`: watch and steer a Canary rollout (spec.rollout.strategy).
+"""`modelctl rollout status | promote | abort`: watch and steer a Canary or Shadow rollout.
 
 `status` prints where the canary stands from the ModelDeployment's `status.canary` (step, weight asked
 and served, phase, what it waits for) and its step analysis. `promote` and `abort` set the
 `modelops.io/promote` / `modelops.io/abort` annotation to the canary's version, which the operator
 consumes on its next reconcile (a manual `pause: true` step goes on; an abort takes the rollback path).
 Both refuse when no canary of `spec.version` is running. All three read the cluster (Kubernetes registry).
+A Shadow rollout (`status.shadow`) shows its phase, the mirrored figures (agreement, errors, dropped) and
+when it ends; `promote` passes it at once, `abort` rejects it (rollback path).
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ from modelops.vocabulary import (
     CANARY_PROGRESSING,
     CANARY_PROMOTING,
     PROMOTE_ANNOTATION,
+    SHADOW_HELD,
+    SHADOW_MIRRORING,
+    SHADOW_STARTING,
     STRATEGY_CANARY,
     STRATEGY_ROLLING_UPDATE,
 )
 
 RUNNING = (CANARY_PROGRESSING, CANARY_PAUSED, CANARY_PROMOTING)
+SHADOW_RUNNING = (SHADOW_STARTING, SHADOW_MIRRORING, SHADOW_HELD)
 
 
 def rollout_summary(md: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +56,25 @@ def rollout_summary(md: dict[str, Any]) -> dict[str, Any]:
         "analysis": analysis.get("phase", "") if analysis.get("version") == spec.get("version") else "",
         "message": canary.get("message", "") if same else "",
         "stableDeployment": status.get("stableDeployment") or md["metadata"]["name"],
+        **_shadow_summary(spec, status.get("shadow") or {}),
+    }
+
+
+def _shadow_summary(spec: dict[str, Any], shadow: dict[str, Any]) -> dict[str, Any]:
+    """A Shadow of `spec.version`: its phase and figures; nothing for another version's or none."""
+    if not shadow or shadow.get("version") != spec.get("version"):
+        return {}
+    figures = shadow.get("figures") or {}
+    agreement = figures.get("agreement")
+    answered = int(figures.get("agree", 0)) + int(figures.get("disagree", 0))
+    return {
+        "shadow": shadow.get("phase", ""),
+        "mirrored": (
+            f"{answered} answered, agreement {'n/a' if agreement is None else f'{agreement:.1%}'}, "
+            f"{figures.get('error', 0)} errors, {figures.get('dropped', 0)} dropped"
+        ),
+        "shadowEnds": shadow.get("endsAt", ""),
+        "shadowMessage": shadow.get("message", ""),
     }
 
 
@@ -64,6 +89,8 @@ def _deployment(ctx: CliContext, command: str, model_type: str, environment: str
 def _running_canary(md: dict[str, Any]) -> str:
     """The version of the canary running now; a ClickException saying why none is."""
     summary = rollout_summary(md)
+    if summary.get("shadow") in SHADOW_RUNNING:
+        return str(summary["desired"])
     if summary["strategy"] != STRATEGY_CANARY:
         raise click.ClickException(f"{summary['name']} rolls out with {summary['strategy']}, not Canary")
     if summary["phase"] not in RUNNING:
@@ -76,7 +103,7 @@ def _running_canary(md: dict[str, Any]) -> str:
 
 @click.group()
 def rollout() -> None:
-    """Watch and steer a Canary rollout: status, promote, abort."""
+    """Watch and steer a Canary or Shadow rollout: status, promote, abort."""
 
 
 @rollout.command(name="status")

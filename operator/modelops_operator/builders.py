@@ -23,6 +23,12 @@ DIGEST_ANNOTATION = f"{GROUP}/artifact-sha256"
 AUTH_DIR = "/var/run/modelops/auth"
 KEY_DIR = "/var/run/modelops/signing"
 METRICS_TOKEN_DIR = "/var/run/modelops/metrics"
+# Shadow rollouts: every server pod mounts the (optional) ConfigMap `<name>-shadow` the operator owns and
+# re-reads its mirror target file, so mirroring starts and stops without a restart (shadow_objects).
+SHADOW_DIR = "/var/run/modelops/shadow"
+SHADOW_FILE = "target.json"
+SHADOW_VOLUME = "shadow-target"
+SHADOW_SUFFIX = "shadow"
 # The readiness probe under metricsAuth: open, and it answers a bare boolean (the seed health JSON,
 # with its version and reason, then needs the metrics token).
 READY_PATH = "/v2/health/ready"
@@ -158,6 +164,17 @@ def build_deployment(
     }
 
 
+def shadow_name(name: str) -> str:
+    """The candidate Deployment, its Service and the mirror-target ConfigMap of ModelDeployment `name`."""
+    return f"{name}-{SHADOW_SUFFIX}"
+
+
+def _shadow_volume(md: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    mount = {"name": SHADOW_VOLUME, "mountPath": SHADOW_DIR, "readOnly": True}
+    config_map = {"name": shadow_name(md["metadata"]["name"]), "optional": True}
+    return mount, {"name": SHADOW_VOLUME, "configMap": config_map}
+
+
 def _tmp_volume(store: dict[str, Any]) -> dict[str, Any]:
     """The server's /tmp. The server verifies and loads a private copy of the model from it (snapshot.py),
     so for an encrypted package it is memory-backed too: clear bytes never reach the node's disk."""
@@ -185,9 +202,11 @@ def _pod_template(
     container = _server_container(spec, mv, settings, image=image, pull=pull)
     container["volumeMounts"] = pieces.mounts + [m for m, _ in secrets]
     container["volumeMounts"].append({"name": "tmp", "mountPath": "/tmp"})
+    shadow_mount, shadow_volume = _shadow_volume(md)
+    container["volumeMounts"].append(shadow_mount)
     pod_spec: dict[str, Any] = {
         "containers": [container],
-        "volumes": [*pieces.volumes, *(v for _, v in secrets), _tmp_volume(store)],
+        "volumes": [*pieces.volumes, *(v for _, v in secrets), _tmp_volume(store), shadow_volume],
         "terminationGracePeriodSeconds": 15,
         "enableServiceLinks": False,
         "securityContext": POD_SECURITY_CONTEXT,
@@ -228,6 +247,8 @@ def _server_container(
             "--port",
             str(settings.server_port),
             *(["--grpc-port", str(settings.server_grpc_port)] if settings.server_grpc_port else []),
+            "--shadow-config-file",
+            f"{SHADOW_DIR}/{SHADOW_FILE}",
         ],
         "env": _server_env(server, mv, settings.platform_policy.trusted_key_fingerprints, metrics_secret),
         "ports": [

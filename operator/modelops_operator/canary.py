@@ -59,7 +59,7 @@ class _Step:
 
 
 def applies(draft: Draft) -> bool:
-    """True when `draft.target` is rolled out as a canary: strategy Canary and a stable version serving."""
+    """True when `draft.target` is rolled out as a canary (Canary, or Shadow then Canary) beside a stable."""
     stable = draft.status.get("stableVersion")
     return (
         draft.spec.rollout.canary

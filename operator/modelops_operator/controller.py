@@ -60,7 +60,7 @@ def apply_plan(
         scale = [{"op": "replace", "path": "/spec/replicas", "value": 0}]
         kube.json_patch(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}", scale)
     seen = _observed_deployments(observed)
-    for obj in (plan.service, *plan.route_services, plan.canary_deployment, plan.deployment):
+    for obj in (plan.service, *plan.route_services, plan.canary_deployment, plan.deployment, *plan.objects):
         if obj is None:
             continue
         found = seen.get(obj["metadata"]["name"]) if obj["kind"] == "Deployment" else None
@@ -68,6 +68,8 @@ def apply_plan(
             kube.apply(obj)
     if plan.route_patch and (route := traffic_routing.route_name(md)):
         kube.json_patch(traffic_routing.route_path(namespace, route), plan.route_patch)
+    for pod_name, notes in plan.pod_annotations.items():  # their kubelet refreshes mounted files
+        kube.annotate(f"/api/v1/namespaces/{namespace}/pods/{pod_name}", notes)
     if plan.status != (md.get("status") or {}):
         kube.write_status(path, plan.status)
     if plan.spec_patch:

@@ -39,6 +39,8 @@ class Plan:
     deployment: dict[str, Any] | None = None
     canary_deployment: dict[str, Any] | None = None  # the second Deployment of a Canary rollout
     scale_to_zero: list[str] = field(default_factory=list)  # Deployment names to scale to 0 first
+    objects: list[dict[str, Any]] = field(default_factory=list)  # more to apply (a Shadow's objects)
+    pod_annotations: dict[str, dict[str, str]] = field(default_factory=dict)  # pod name -> annotations
     spec_patch: list[dict[str, Any]] | None = None
     remove_annotations: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)

@@ -164,6 +164,14 @@ class Kube:
         )
         return patched
 
+    def annotate(self, path: str, annotations: dict[str, str]) -> None:
+        """Merge `annotations` into an object's; one already gone is fine."""
+        try:
+            self.request("PATCH", path, {"metadata": {"annotations": annotations}}, content_type=MERGE_PATCH)
+        except KubeError as error:
+            if not error.not_found:
+                raise
+
     def set_label(self, path: str, key: str, value: str | None) -> None:
         """Set (or, with None, remove) one label of an object."""
         self.request("PATCH", path, {"metadata": {"labels": {key: value}}}, content_type=MERGE_PATCH)
@@ -253,6 +261,7 @@ def object_path(obj: Mapping[str, Any]) -> str:
     plural = {
         "Deployment": "deployments",
         "Service": "services",
+        "ConfigMap": "configmaps",
         "ModelDeployment": MODEL_DEPLOYMENTS,
         "ModelVersion": MODEL_VERSIONS,
         "Pod": "pods",

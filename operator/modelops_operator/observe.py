@@ -16,7 +16,7 @@ from typing import Any
 from modelops.names import model_version_name
 from modelops.versions import InvalidVersionError, canonical
 from modelops.vocabulary import DEPLOYMENT_DEADLINE_EXCEEDED, DEPLOYMENT_PROGRESSING, MODEL_VERSIONS
-from modelops_operator import builders, policy, promotion, traffic_routing
+from modelops_operator import builders, policy, promotion, shadow_observe, traffic_routing
 from modelops_operator.draft import parse_time
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics_auth import MetricsToken
@@ -57,6 +57,13 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
         analysis_samples=_samples(kube, md, spec, settings, pods, now=now, token=token),
         parsed=spec,
         http_route=observe_route(kube, md),
+        shadow=(
+            shadow_observe.observe_shadow(
+                kube, md, settings, pods, token=token, readers=(deployment_state, pod_state)
+            )
+            if shadow_observe.wanted(md)
+            else None
+        ),
     )
 
 

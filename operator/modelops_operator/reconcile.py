@@ -13,7 +13,17 @@ from typing import Any
 
 from modelops import vocabulary as v
 from modelops.vocabulary import RETRY_ANNOTATION
-from modelops_operator import builders, canary, failfast, gating, policy, promotion, requeue, traffic_routing
+from modelops_operator import (
+    builders,
+    canary,
+    failfast,
+    gating,
+    policy,
+    promotion,
+    requeue,
+    shadow,
+    traffic_routing,
+)
 from modelops_operator import conditions as c
 from modelops_operator.draft import NORMAL, WARNING, Draft, Event, Plan, parse_time, progress_since, timestamp
 from modelops_operator.settings import Settings
@@ -44,15 +54,17 @@ def plan(obs: Observed, settings: Settings) -> Plan:
     elif (problem := _model_version_problem(draft)) is not None:
         _hold_for_model_version(draft, *problem)
     elif not gating.hold_at_gate(draft):
-        _canary(draft) if canary.applies(draft) else _rollout(draft)
+        _deliver(draft)
     canary.settle(draft)
     traffic_routing.plan(draft)
+    shadow.settle(draft)
     return _finish(draft)
 
 
 _CARRIED = (
     "stableDeployment",
     "canary",
+    "shadow",
     "servingVersion",
     "servingSince",
     "stableVersion",
@@ -252,6 +264,20 @@ def _rollout(draft: Draft) -> None:
             c.REASON_ROLLED_BACK,
             f"{rolled.get('from')} failed ({rolled.get('reason')}); rolled back to {target}",
         )
+
+
+def _deliver(draft: Draft) -> None:
+    """Roll the target out by its strategy; a Shadow judges it first, then its `then` strategy runs."""
+    _track_rollout(draft)
+    if shadow.applies(draft):
+        failure = shadow.advance(draft)
+        if failure is not None:
+            _fail(draft, failure.cause, failure.reason, failure.figures)
+            shadow.reject(draft)
+            return
+        if shadow.applies(draft):
+            return  # still judged (or held, or refused)
+    _canary(draft) if canary.applies(draft) else _rollout(draft)
 
 
 def _canary(draft: Draft) -> None:

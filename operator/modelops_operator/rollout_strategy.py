@@ -1,4 +1,4 @@
-"""The typed view of `spec.rollout` (strategy and canary steps), parsed once, defaults in one place.
+"""The typed view of `spec.rollout` (strategy, canary steps, shadow), parsed once, defaults in one place.
 
 `canary` reads it on every reconcile of a ModelDeployment whose strategy is `Canary`; `builders` and
 `reconcile` never spell these keys. The CRD carries the same defaults and validates the same rules (so
@@ -6,6 +6,9 @@
 raises `ValueError` naming the field. `split` turns a step's weight into replica counts: weights are
 replica ratios, so with 4 replicas the canary can serve 25, 50, 75 or 100 %, and a weight that cannot be
 approached within `weightTolerance` percentage points is refused unless `allowCoarseWeights`.
+`ShadowSpec` is `spec.rollout.shadow` of the `Shadow` strategy (read by `shadow`): how much live traffic
+the stable pods mirror to the candidate, for how long, how many mirrored texts a verdict needs, and
+which strategy (`then`) rolls the candidate out once it passed.
 """
 
 from __future__ import annotations
@@ -15,12 +18,53 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from modelops.vocabulary import STRATEGY_CANARY, STRATEGY_ROLLING_UPDATE
+from modelops.vocabulary import STRATEGY_CANARY, STRATEGY_ROLLING_UPDATE, STRATEGY_SHADOW
 
-ROLLING_UPDATE, CANARY = STRATEGY_ROLLING_UPDATE, STRATEGY_CANARY
-STRATEGIES = (ROLLING_UPDATE, CANARY)
+ROLLING_UPDATE, CANARY, SHADOW = STRATEGY_ROLLING_UPDATE, STRATEGY_CANARY, STRATEGY_SHADOW
+STRATEGIES = (ROLLING_UPDATE, CANARY, SHADOW)
+THEN_STRATEGIES = (ROLLING_UPDATE, CANARY)
 DEFAULT_WEIGHT_TOLERANCE = 5  # percentage points
 FIELD = "spec.rollout"
+SHADOW_FIELD = f"{FIELD}.shadow"
+
+
+@dataclass(frozen=True)
+class ShadowSpec:
+    """`spec.rollout.shadow`: the defaults here are the CRD's defaults too."""
+
+    sample_fraction: float = 0.1  # share of live predict requests each stable pod mirrors
+    duration_seconds: int = 300  # how long the candidate is judged, from when mirroring starts
+    min_requests: int = 100  # mirrored texts the candidate must answer for a verdict, else Inconclusive
+    replicas: int = 1  # candidate pods (they serve only mirrored requests)
+    queue_size: int = 64  # mirrors waiting per stable pod; more are dropped and counted
+    timeout_seconds: float = 2.0  # a mirrored request's own timeout (never the user's)
+    then: str = ROLLING_UPDATE  # how a candidate that passed is rolled out
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> ShadowSpec:
+        """Parse and check; ValueError naming the field."""
+        defaults = cls()
+        spec = cls(
+            sample_fraction=float(raw.get("sampleFraction", defaults.sample_fraction)),
+            duration_seconds=int(raw.get("durationSeconds", defaults.duration_seconds)),
+            min_requests=int(raw.get("minRequests", defaults.min_requests)),
+            replicas=int(raw.get("replicas", defaults.replicas)),
+            queue_size=int(raw.get("queueSize", defaults.queue_size)),
+            timeout_seconds=float(raw.get("timeoutSeconds", defaults.timeout_seconds)),
+            then=str(raw.get("then", defaults.then)),
+        )
+        for name, ok in (
+            ("sampleFraction must be in (0, 1]", 0 < spec.sample_fraction <= 1),
+            ("durationSeconds must be >= 1", spec.duration_seconds >= 1),
+            ("minRequests must be >= 1", spec.min_requests >= 1),
+            ("replicas must be >= 1", spec.replicas >= 1),
+            ("queueSize must be >= 1", spec.queue_size >= 1),
+            ("timeoutSeconds must be > 0", spec.timeout_seconds > 0),
+            ("then must be RollingUpdate or Canary", spec.then in THEN_STRATEGIES),
+        ):
+            if not ok:
+                raise ValueError(f"{SHADOW_FIELD}.{name}, not {raw}")
+        return spec
 
 
 @dataclass(frozen=True)
@@ -73,11 +117,12 @@ class RolloutSpec:
     steps: tuple[Step, ...] = ()
     allow_coarse_weights: bool = False
     weight_tolerance: int = DEFAULT_WEIGHT_TOLERANCE
+    shadow: ShadowSpec | None = None  # set for the Shadow strategy
 
     @property
     def canary(self) -> bool:
-        """True for the Canary strategy."""
-        return self.strategy == CANARY
+        """True when the candidate is rolled out as a canary (Canary, or Shadow then Canary)."""
+        return self.strategy == CANARY or (self.shadow is not None and self.shadow.then == CANARY)
 
     @classmethod
     def of(cls, md: Mapping[str, Any]) -> RolloutSpec:
@@ -85,13 +130,14 @@ class RolloutSpec:
         raw = (md.get("spec") or {}).get("rollout") or {}
         strategy = str(raw.get("strategy", ROLLING_UPDATE))
         if strategy not in STRATEGIES:
-            raise ValueError(f"{FIELD}.strategy must be RollingUpdate or Canary, not {strategy!r}")
+            raise ValueError(f"{FIELD}.strategy must be RollingUpdate, Canary or Shadow, not {strategy!r}")
         steps = tuple(_step(raw_step, i) for i, raw_step in enumerate(raw.get("steps") or []))
         spec = cls(
             strategy=strategy,
             steps=steps,
             allow_coarse_weights=bool(raw.get("allowCoarseWeights", False)),
             weight_tolerance=int(raw.get("weightTolerance", DEFAULT_WEIGHT_TOLERANCE)),
+            shadow=ShadowSpec.of(raw.get("shadow") or {}) if strategy == SHADOW else None,
         )
         spec.check()
         return spec
@@ -99,7 +145,7 @@ class RolloutSpec:
     def check(self) -> None:
         """The rules the CRD states too (for objects stored before it did)."""
         if self.canary and not self.steps:
-            raise ValueError(f"{FIELD}.steps: a Canary needs at least one step")
+            raise ValueError(f"{FIELD}.steps: a Canary (or a Shadow then Canary) needs at least one step")
         weights = [(i, s.weight) for i, s in enumerate(self.steps) if s.weight is not None]
         for (_, before), (i, weight) in itertools.pairwise(weights):
             if weight <= before:
@@ -132,6 +178,11 @@ class RolloutSpec:
                     f"another weight, or set {FIELD}.allowCoarseWeights: true"
                 )
         return None
+
+
+def strategy_of(md: Mapping[str, Any]) -> str:
+    """`spec.rollout.strategy` as written (no validation: `RolloutSpec.of` names a bad field)."""
+    return str(((md.get("spec") or {}).get("rollout") or {}).get("strategy") or ROLLING_UPDATE)
 
 
 def split(weight: int, replicas: int) -> Split:

@@ -97,6 +97,7 @@ class Observed:
     analysis_samples: Any = None
     http_route: ObservedRoute | None = None  # only when the spec names one (traffic_routing)
     parsed: ModelDeploymentSpec | None = None
+    shadow: ShadowObserved | None = None  # a Shadow rollout's candidate, read only while one runs
 
     def __post_init__(self) -> None:
         if self.parsed is None:
@@ -107,3 +108,13 @@ class Observed:
         """The typed spec of `md`."""
         assert self.parsed is not None  # set in __post_init__
         return self.parsed
+
+
+@dataclass(frozen=True)
+class ShadowObserved:
+    """A Shadow rollout's candidate objects and the stable pods' mirror counters (`shadow_objects`)."""
+
+    deployment: DeploymentState | None = None
+    pods: tuple[PodState, ...] = ()
+    service_ip: str | None = None  # the candidate Service's ClusterIP
+    samples: dict[str, dict[str, float]] = field(default_factory=dict)  # stable pod -> mirror counters

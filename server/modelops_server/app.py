@@ -35,6 +35,7 @@ from modelops_server.metrics import CONTENT_TYPE
 from modelops_server.openapi import openapi_document
 from modelops_server.payloads import parse_predict, predict_response
 from modelops_server.settings import ServerSettings
+from modelops_server.shadow import Mirror
 
 LOG = get_logger("app")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -52,8 +53,15 @@ def json_response(body: Any, status: int = 200) -> Response:
 class Routes:
     """The handlers; each one parses, calls the data plane and shapes the answer."""
 
-    def __init__(self, dataplane: DataPlane, token: str | None, metrics_token: str | None = None) -> None:
+    def __init__(
+        self,
+        dataplane: DataPlane,
+        token: str | None,
+        metrics_token: str | None = None,
+        mirror: Mirror | None = None,
+    ) -> None:
         self.dataplane = dataplane
+        self.mirror = mirror or Mirror(None, dataplane.metrics)
         self.settings = dataplane.settings
         self.token = token
         self.metrics_token = metrics_token
@@ -101,6 +109,7 @@ class Routes:
             await self.body(request), self.settings.max_text_chars, self.settings.max_texts
         )
         rows = await self.dataplane.predict(texts)
+        self.mirror.offer(texts, rows)  # returns at once: the mirror never delays this answer
         return json_response(
             predict_response(self.settings.model_type, self.dataplane.state.version, rows, single)
         )
@@ -238,10 +247,12 @@ def create_app(settings: ServerSettings, dataplane: DataPlane | None = None) -> 
     """The ASGI app; its lifespan starts the batcher and the background model load."""
     plane = dataplane or DataPlane(settings)
     token = settings.read_auth_token()
+    mirror = Mirror(settings.shadow_config_file, plane.metrics, auth_token=token)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await plane.start()
+        await mirror.start()
         grpc_server = None
         try:
             if settings.grpc_port:
@@ -252,10 +263,11 @@ def create_app(settings: ServerSettings, dataplane: DataPlane | None = None) -> 
         finally:
             if grpc_server is not None:
                 await asyncio.to_thread(grpc_server.stop(grace=2).wait)
+            await mirror.stop()
             await plane.stop()
             await plane.generation.guardrail.close()
 
-    routes = _routes(Routes(plane, token, settings.read_metrics_token()), plane)
+    routes = _routes(Routes(plane, token, settings.read_metrics_token(), mirror), plane)
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_middleware(DirectRoutes, endpoints=_hot_paths(routes, settings.model_type))

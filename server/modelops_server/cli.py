@@ -70,6 +70,8 @@ def main() -> None:
 @_option("--crisis-response", default=None, help="The answer to a risk message (default: crisis lines).")
 @_option("--metrics-token-file", type=click.Path(path_type=Path), default=None,
          help="Token file guarding /metrics and the health details (metricsAuth).")  # fmt: skip
+@_option("--shadow-config-file", type=click.Path(path_type=Path), default=None,
+         help="Shadow mirror target file written by the operator; re-read while serving.")  # fmt: skip
 @_option("--log-level", default="INFO", help="Log level.")
 @_option("--fault-error-rate", type=float, default=0.0, hidden=True)
 @_option("--fault-latency-ms", type=float, default=0.0, hidden=True)

@@ -2,7 +2,8 @@
 
 The names are a contract: the operator's rollback analysis parses `modelops_requests_total`,
 `modelops_request_duration_seconds`, `modelops_predictions_total` (label distribution, `maxLabelShift`)
-and `modelops_prediction_top_score_total` (mean top score, `maxScoreDelta`) from `/metrics`. The data
+and `modelops_prediction_top_score_total` (mean top score, `maxScoreDelta`) from `/metrics`, and during a
+Shadow rollout `modelops_shadow_requests_total` and `modelops_shadow_score_delta` (`minAgreement`). The data
 plane and the routes record into these.
 """
 
@@ -22,6 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 TOKEN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5)
+SCORE_DELTA_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # `_created` series only double the exposition; the rollback analysis does not use them.
@@ -73,6 +75,7 @@ class ServerMetrics:
             "modelops_model_ready", "1 when the model is verified and ready", registry=registry
         )
         self._generation_metrics(registry)
+        self._shadow_metrics(registry)
         # process_start_time_seconds (and CPU, memory, fds): a restarted server is seen in /metrics.
         ProcessCollector(registry=registry)
 
@@ -108,6 +111,21 @@ class ServerMetrics:
         )  # fmt: skip
         self.generations_queued = Gauge(
             "modelops_generations_queued", "Generations waiting for a slot", registry=registry
+        )
+
+    def _shadow_metrics(self, registry: CollectorRegistry) -> None:
+        """Shadow rollouts (shadow.py): mirrored texts by outcome, per candidate version."""
+        self.shadow_requests = Counter(
+            "modelops_shadow_requests_total",
+            "Texts mirrored to a shadow candidate by result (agree, disagree, error, dropped)",
+            ["version", "result"], registry=registry,
+        )  # fmt: skip
+        self.shadow_score_delta = Histogram(
+            "modelops_shadow_score_delta", "|own top score - candidate top score| per mirrored text",
+            ["version"], buckets=SCORE_DELTA_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.shadow_fraction = Gauge(
+            "modelops_shadow_sample_fraction", "Share of requests mirrored now (0 = off)", registry=registry
         )
 
     def render(self) -> bytes:

@@ -77,6 +77,8 @@ class ServerSettings:
     # The platform's metricsAuth: /metrics and the health details need this token (auth.py); the
     # liveness and readiness paths (/v2/health/live, /v2/health/ready) stay open and reveal nothing.
     metrics_token_file: Path | None = None
+    # Shadow rollouts: the operator's mirror target file (shadow.py); re-read while serving, absent = off.
+    shadow_config_file: Path | None = None
     log_level: str = "INFO"
     faults: FaultSettings = field(default_factory=FaultSettings)
 

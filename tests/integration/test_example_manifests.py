@@ -26,13 +26,14 @@ def test_example_is_accepted_by_the_apiserver(apiserver: Any, crds: Any, manifes
     assert "(server dry run)" in result.stdout
 
 
-def test_examples_cover_both_models_in_staging_and_production() -> None:
+def test_examples_cover_both_models_in_staging_and_production_and_a_shadow() -> None:
     docs = [yaml.safe_load(m.read_text()) for m in MANIFESTS]
     deployments = {
         (d["spec"]["model"], d["spec"]["environment"]) for d in docs if d["kind"] == "ModelDeployment"
     }
     models = {"safety_classifier", "intent_classifier"}
-    assert deployments == {(m, env) for m in models for env in ("staging", "production")}
+    shadow_example = ("safety_classifier", "shadowed")  # safety-classifier-shadow.yaml: a Shadow rollout
+    assert deployments == {(m, env) for m in models for env in ("staging", "production")} | {shadow_example}
     for doc in docs:
         spec = doc["spec"]
         expected = (

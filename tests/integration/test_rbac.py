@@ -34,7 +34,8 @@ NEEDED = [
     ("patch", "modelversions.modelops.io", ("--subresource=status",)),
     *[(v, "deployments.apps", ()) for v in ("create", "get", "list", "watch", "patch")],
     *[(v, "services", ()) for v in ("create", "get", "patch")],
-    *[(v, "pods", ()) for v in ("get", "list", "watch")],
+    *[(v, "pods", ()) for v in ("get", "list", "watch", "patch")],
+    *[(v, "configmaps", ()) for v in ("create", "patch")],
     ("get", "pods", ("--subresource=proxy",)),
     ("create", "events", ()),
 ]
@@ -51,6 +52,7 @@ FORBIDDEN = [
     ("get", "secrets", ()),
     ("list", "secrets", ()),
     ("get", "configmaps", ()),
+    ("delete", "configmaps", ()),
     ("create", "pods", ()),
     ("delete", "pods", ()),
     ("create", "pods", ("--subresource=exec",)),

@@ -1,9 +1,10 @@
-"""A real load generator for the e2e rollout tests: HTTP clients POSTing predictions through a Service.
+"""A real load generator for the e2e rollout tests: a pool of HTTP clients POSTing predictions.
 
-A pool of workers sends requests until stopped and records every answer (when, status, the version that
-answered: the server's answers carry it), so a test measures the share a canary serves and the failed
-user requests of a rollout from the client side. A connection that cannot be opened is retried until a
-deadline (kube-proxy rewrites its rules whenever the endpoints change). Used by tests/e2e/test_canary.py.
+Used by `tests/e2e/test_canary.py` (the share each version answers) and `tests/e2e/test_shadow.py` (user
+errors and client-side latency with and without mirroring). A new connection per request, so kube-proxy
+picks an endpoint per request; a connection that cannot be opened is retried until a deadline (kube-proxy
+rewrites its rules whenever the endpoints change); every answer is recorded with its time, status, the
+model version that answered and its latency.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Answer:
     at: float
     status: int  # 0: no HTTP answer within the connect-retry deadline
     version: str | None
+    seconds: float = 0.0  # the request's latency as the client saw it
 
 
 class Load:
@@ -35,7 +37,7 @@ class Load:
         self._answers: list[Answer] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="canary-load")
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="load")
         self._workers = workers
 
     def __enter__(self) -> Load:
@@ -70,6 +72,7 @@ class Load:
     def _send(self, client: httpx.Client) -> Answer:
         deadline = time.monotonic() + CONNECT_RETRY_S
         while True:
+            started = time.monotonic()
             try:
                 response = client.post(self.url, json={"text": "hello, how are you today?"})
             except (httpx.ConnectError, httpx.ConnectTimeout):
@@ -79,4 +82,5 @@ class Load:
             except httpx.HTTPError:
                 return Answer(time.monotonic(), 0, None)
             version = response.json().get("version") if response.status_code == 200 else None
-            return Answer(time.monotonic(), response.status_code, version)
+            now = time.monotonic()
+            return Answer(now, response.status_code, version, now - started)

@@ -182,7 +182,7 @@ def test_examples_use_the_kind_node_models_dir() -> None:
         yaml.safe_load(p.read_text()) for p in sorted((REPO_ROOT / "examples" / "manifests").glob("*.yaml"))
     ]
     deployments = [d for d in docs if d["kind"] == "ModelDeployment"]
-    assert len(deployments) == 4
+    assert len(deployments) == 5  # staging and production of two models, and the Shadow example
     for doc in deployments:
         assert doc["spec"]["storage"] == {"type": "hostPath", "path": mount["containerPath"]}
     for doc in (d for d in docs if d["kind"] == "ModelVersion"):

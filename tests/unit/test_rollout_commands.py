@@ -66,3 +66,21 @@ def test_rollout_commands_need_the_kubernetes_registry(tmp_path: Path, command: 
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2
     assert f"`modelctl rollout {command}` reads the cluster" in result.output
+
+
+def test_summary_shows_a_running_shadow_and_promote_names_its_version() -> None:
+    obj = md(None, strategy="Shadow")
+    obj["status"]["shadow"] = {
+        "version": "v1.2.0",
+        "phase": "Mirroring",
+        "endsAt": "2026-01-01T12:01:10Z",
+        "figures": {"agree": 90, "disagree": 10, "error": 2, "dropped": 0, "agreement": 0.9},
+        "message": "mirroring",
+    }
+    summary = rollout_summary(obj)
+    assert summary["shadow"] == "Mirroring" and summary["shadowEnds"] == "2026-01-01T12:01:10Z"
+    assert summary["mirrored"] == "100 answered, agreement 90.0%, 2 errors, 0 dropped"
+    assert _running_canary(obj) == "v1.2.0"
+    obj["status"]["shadow"]["phase"] = "Rejected"
+    with pytest.raises(click.ClickException):
+        _running_canary(obj)

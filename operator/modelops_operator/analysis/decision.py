@@ -32,6 +32,7 @@ from .samples import ERRORS, REQUESTS, TOP_SCORE, PodCounters, bucket_bound, lab
 DEFAULT_WINDOW_SECONDS = 60
 DEFAULT_INTERVAL_SECONDS = 10
 DEFAULT_MIN_REQUESTS = 20
+DEFAULT_MIN_AGREEMENT = 0.95  # a Shadow rollout's bar when spec.rollback.analysis sets no minAgreement
 
 
 class Action(StrEnum):
@@ -74,6 +75,7 @@ class Thresholds:
     max_regression: float | None = None
     max_label_shift: float | None = None
     max_score_delta: float | None = None
+    min_agreement: float | None = None  # Shadow: share of mirrored texts whose top label agrees
     min_requests: int = DEFAULT_MIN_REQUESTS
     inconclusive: str = DEFAULT_INCONCLUSIVE
     prometheus_url: str | None = None
@@ -94,6 +96,7 @@ class Thresholds:
             max_regression=_optional_float(spec, "maxRegression"),
             max_label_shift=_optional_float(spec, "maxLabelShift"),
             max_score_delta=_optional_float(spec, "maxScoreDelta"),
+            min_agreement=_optional_float(spec, "minAgreement"),
             min_requests=int(spec.get("minRequests", DEFAULT_MIN_REQUESTS)),
             inconclusive=inconclusive,
             prometheus_url=spec.get("prometheusURL") or None,
@@ -109,6 +112,7 @@ class Thresholds:
             "maxRegression": self.max_regression,
             "maxLabelShift": self.max_label_shift,
             "maxScoreDelta": self.max_score_delta,
+            "minAgreement": self.min_agreement,
             "minRequests": self.min_requests,
             "inconclusive": self.inconclusive,
             "prometheusURL": self.prometheus_url,

@@ -85,6 +85,8 @@ def test_probes_scrape_annotations_and_server_arguments() -> None:
         "8080",
         "--grpc-port",
         "8081",
+        "--shadow-config-file",
+        "/var/run/modelops/shadow/target.json",
     ]
     assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [("http", 8080), ("grpc", 8081)]
     annotations = dep["spec"]["template"]["metadata"]["annotations"]

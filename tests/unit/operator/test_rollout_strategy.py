@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from modelops_operator.rollout_strategy import RolloutSpec, split
+from modelops_operator.rollout_strategy import RolloutSpec, ShadowSpec, split
 
 
 def spec(**rollout: Any) -> dict[str, Any]:
@@ -65,3 +65,25 @@ def test_refusal_names_the_step_and_the_way_out() -> None:
     assert parsed.refusal(20) is None
     coarse = RolloutSpec.of(spec(strategy="Canary", steps=[{"weight": 30}], allowCoarseWeights=True))
     assert coarse.refusal(4) is None
+
+
+def test_shadow_defaults_are_in_one_place() -> None:
+    parsed = RolloutSpec.of(spec(strategy="Shadow"))
+    assert parsed.shadow == ShadowSpec() and parsed.shadow.then == "RollingUpdate" and not parsed.canary
+
+
+def test_shadow_then_canary_needs_steps() -> None:
+    with pytest.raises(ValueError, match=r"spec.rollout.steps"):
+        RolloutSpec.of(spec(strategy="Shadow", shadow={"then": "Canary"}))
+    parsed = RolloutSpec.of(spec(strategy="Shadow", shadow={"then": "Canary"}, steps=[{"weight": 50}]))
+    assert parsed.canary
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("sampleFraction", 0), ("sampleFraction", 1.5), ("durationSeconds", 0), ("minRequests", 0),
+     ("queueSize", 0), ("then", "Shadow")],
+)  # fmt: skip
+def test_a_bad_shadow_field_is_named(field: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=rf"spec.rollout.shadow.{field}"):
+        RolloutSpec.of(spec(strategy="Shadow", shadow={field: value}))
