@@ -178,7 +178,7 @@ def resync_once(runtime: Runtime) -> None:
     """Queue every watched ModelDeployment and ModelVersion (the safety net behind the watches)."""
     for plural in (MD, MV):
         for namespace, name in _listed(runtime, plural):
-            runtime.queue.add((plural, namespace, name))
+            runtime.queue.add((plural, namespace, name), background=True)
 
 
 def resync_forever(runtime: Runtime, stop: threading.Event) -> None:

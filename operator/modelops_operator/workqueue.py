@@ -10,7 +10,9 @@ of one object — any exception — is contained: it is reported through `on_err
 key alone with exponential backoff, while every other key goes on. A key that never ran yet (and that
 `first` selects: the handlers pick ModelDeployments) goes first among the due ones: in a burst of new
 objects, each one's first reconcile (the one that creates its Deployment) does not wait behind the
-second looks of those before it, nor behind the ModelVersions' status writes.
+second looks of those before it, nor behind the ModelVersions' status writes. A `background` add (the
+safety resync of every object) runs only when nothing else is due, so a requeue at a readiness
+deadline or a watch event never waits behind a thousand resyncs.
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ class WorkQueue(Generic[Key]):
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Key]] = []  # keys that ran before
         self._fresh: list[tuple[float, int, Key]] = []  # keys that never ran: served first
+        self._background: list[tuple[float, int, Key]] = []  # the safety resync: served last
         self._ran: set[Key] = set()
+        self._behind: set[Key] = set()  # queued in the background heap only
         self._due: dict[Key, float] = {}
         self._running: set[Key] = set()
         self._again: dict[Key, float] = {}
@@ -64,19 +68,28 @@ class WorkQueue(Generic[Key]):
         self._order = itertools.count()
         self._stopped = False
 
-    def add(self, key: Key, delay: float = 0.0) -> None:
-        """Queue `key` to run in `delay` seconds (an earlier due time already queued wins)."""
+    def add(self, key: Key, delay: float = 0.0, *, background: bool = False) -> None:
+        """Queue `key` to run in `delay` seconds (an earlier due time already queued wins);
+        `background`: only when no other key is due (a plain add of it later moves it forward)."""
         due = self._clock() + max(0.0, delay)
         with self._cond:
             if key in self._running:
-                self._again[key] = min(due, self._again.get(key, due))
+                if not background:
+                    self._again[key] = min(due, self._again.get(key, due))
                 return
-            self._schedule(key, due)
+            self._schedule(key, due, background=background)
 
-    def _schedule(self, key: Key, due: float) -> None:
-        if key in self._due and self._due[key] <= due:
+    def _schedule(self, key: Key, due: float, *, background: bool = False) -> None:
+        if key in self._due and self._due[key] <= due and (background or key not in self._behind):
             return
+        due = min(due, self._due.get(key, due))
         self._due[key] = due
+        if background:
+            self._behind.add(key)
+            heapq.heappush(self._background, (due, next(self._order), key))
+            self._cond.notify()
+            return
+        self._behind.discard(key)
         heap = self._fresh if key not in self._ran and self._first(key) else self._heap
         heapq.heappush(heap, (due, next(self._order), key))
         self._cond.notify()
@@ -99,9 +112,10 @@ class WorkQueue(Generic[Key]):
             return self._failures.get(key, 0)
 
     def _pop_due(self, now: float) -> Key | None:
-        for heap in (self._fresh, self._heap):
+        for heap in (self._fresh, self._heap, self._background):
             key = self._pop_from(heap, now)
             if key is not None:
+                self._behind.discard(key)
                 self._running.add(key)
                 self._ran.add(key)
                 return key
@@ -121,7 +135,7 @@ class WorkQueue(Generic[Key]):
         return None
 
     def _seconds_to_next(self, now: float) -> float | None:
-        heads = [heap[0][0] for heap in (self._fresh, self._heap) if heap]
+        heads = [heap[0][0] for heap in (self._fresh, self._heap, self._background) if heap]
         return max(0.0, min(heads) - now) if heads else None
 
     def process(self, key: Key) -> None:

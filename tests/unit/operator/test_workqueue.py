@@ -232,3 +232,19 @@ def test_only_the_keys_first_selects_jump_the_queue(rec: Recorder, clock: Clock)
     queue.add("md-1")
     queue.run_due()
     assert rec.ran == ["md-1", "mv-1"]
+
+
+def test_the_safety_resync_waits_until_nothing_else_is_due(rec: Recorder, clock: Clock) -> None:
+    """A requeue at a readiness deadline does not wait behind a resync of every object."""
+    queue: WorkQueue = WorkQueue(rec.work, rec.report, clock=clock)
+    for key in ("a", "b", "c"):
+        queue.add(key)
+    queue.run_due()
+    rec.ran.clear()
+    for key in ("b", "c"):
+        queue.add(key, background=True)
+    clock.now += 1
+    queue.add("a")  # e.g. its readiness deadline
+    queue.add("c")  # an event moves a resynced key forward
+    queue.run_due()
+    assert rec.ran == ["c", "a", "b"]
