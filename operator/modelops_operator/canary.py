@@ -60,16 +60,7 @@ class _Step:
 
 def applies(draft: Draft) -> bool:
     """True when `draft.target` is rolled out as a canary (Canary, or Shadow then Canary) beside a stable."""
-    stable = draft.status.get("stableVersion")
-    return (
-        draft.spec.rollout.canary
-        and draft.spec.replicas > 0
-        and bool(stable)
-        and stable != draft.target
-        and draft.obs.stable_mv is not None
-        and draft.obs.deployment is not None
-        and draft.obs.deployment.version == stable
-    )
+    return draft.spec.rollout.canary and draft.new_version_beside_stable
 
 
 def advance(draft: Draft) -> Failure | None:

@@ -87,6 +87,20 @@ class Draft:
         """The name of the Deployment that serves the stable version (`status.stableDeployment`)."""
         return str(self.status.get("stableDeployment") or self.md["metadata"]["name"])
 
+    @property
+    def new_version_beside_stable(self) -> bool:
+        """True when `target` is a new version while a stable one, whose ModelVersion exists, serves every
+        pod: the moment a Canary or a Shadow starts beside it instead of replacing it pod by pod."""
+        stable = self.status.get("stableVersion")
+        return (
+            self.spec.replicas > 0
+            and bool(stable)
+            and stable != self.target
+            and self.obs.stable_mv is not None
+            and self.obs.deployment is not None
+            and self.obs.deployment.version == stable
+        )
+
     def event(self, kind: str, reason: str, message: str) -> None:
         self.plan.events.append(Event(kind, reason, message))
 

@@ -42,15 +42,9 @@ SAMPLE_SECONDS = 5  # how often the stable pods' counters are read while mirrori
 
 def applies(draft: Draft) -> bool:
     """True while `draft.target` is judged in shadow: strategy Shadow, a stable version, not passed yet."""
-    stable = draft.status.get("stableVersion")
     return (
         draft.spec.rollout.strategy == SHADOW
-        and draft.spec.replicas > 0
-        and bool(stable)
-        and stable != draft.target
-        and draft.obs.stable_mv is not None
-        and draft.obs.deployment is not None
-        and draft.obs.deployment.version == stable
+        and draft.new_version_beside_stable
         and _current(draft).get("phase") != PASSED
     )
 
