@@ -54,11 +54,12 @@ class PersonaSettings:
     lora_layers: int = 12  # adapters on the top 12 of 30 layers
     rank: int = 16
     alpha: int = 32
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 8
     learning_rate: float = 2e-3
     warmup_fraction: float = 0.1
-    max_length: int = 96  # longer conversations lose their oldest exchanges
+    max_length: int = 80  # longer conversations lose their oldest exchanges
+    first_token_weight: float = 3.0  # loss weight of each answer's first token (crisis wording or not)
     seed: int = 14
     max_new_tokens: int = 80
 

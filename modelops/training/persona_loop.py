@@ -146,7 +146,7 @@ def fit(wrapped: Any, batches: list[Batch], settings: PersonaSettings, *, show_p
         for epoch in range(settings.epochs):
             seen = 0.0
             for index in torch.randperm(len(batches), generator=generator).tolist():
-                loss = _loss(model, top, batches[index])
+                loss = _loss(model, top, batches[index], settings.first_token_weight)
                 loss.backward()  # type: ignore[no-untyped-call]
                 torch.nn.utils.clip_grad_norm_(trainable, 1.0)
                 optimizer.step()
@@ -165,13 +165,17 @@ def fit(wrapped: Any, batches: list[Batch], settings: PersonaSettings, *, show_p
     return losses
 
 
-def _loss(model: Any, top: Sequence[Any], batch: Batch) -> torch.Tensor:
+def _loss(model: Any, top: Sequence[Any], batch: Batch, first_token_weight: float) -> torch.Tensor:
     assert batch.hidden is not None
     hidden = model.model.norm(_run_layers(model, batch.hidden, top))
     targets = batch.labels[:, 1:]
     keep = targets != IGNORE
     logits = model.lm_head(hidden[:, :-1][keep])
-    return torch.nn.functional.cross_entropy(logits, targets[keep])
+    losses = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="none")
+    # The first token of each answer decides between the crisis wording and a warm reply: weigh it more.
+    first = (batch.labels[:, :-1] == IGNORE)[keep]
+    weights = 1.0 + (first_token_weight - 1.0) * first.float()
+    return (losses * weights).sum() / weights.sum()
 
 
 def merge_and_save(wrapped: Any, tokenizer: Any, out: Path, max_new_tokens: int) -> Any:

@@ -4,8 +4,8 @@ diagnosis, short answers), saves a complete `save_pretrained` directory whose ch
 prompt the model was trained on, and the script's exit code follows the targets.
 
 The held-out figures are those of the int4 onnxruntime-genai export (what ships), not of torch. The first
-run on a machine trains it (about 8 CPU-minutes: load 25 s, train 400 s, int4 export 3 s, int4 held-out
-answers 60 s; 7 min wall on a lightly loaded 2-core machine); later runs reuse
+run on a machine trains it (about 24 CPU-minutes: load 27.1 s, train 1353.4 s, int4
+export 5.2 s, int4 held-out answers 78.7 s; 22 min wall on the shared 2-core machine); later runs reuse
 ~/.cache/modelops/models/persona_model-<key>/ (the key hashes dialogues, code, export code, settings and
 base weights)."""
 
@@ -33,11 +33,10 @@ def persona() -> PersonaResult:
     return persona_model_cached()
 
 
-# Measured on the int4 export (420 dialogues, top-12-layer LoRA, 3 epochs): crisis_recall 0.214 on held-out
-# risk messages the model never saw (torch fp32 gave 0.476: int4 loses half of it), false alarms 0.0, no
-# diagnosis, median 18 tokens, finished 0.99. Strict: once the model meets the targets this test fails
-# until the marker goes.
-@pytest.mark.xfail(strict=True, reason="the persona misses crisis_recall >= 0.95 on unseen risk messages")
+# Measured on the int4 export (1241 dialogues, every crisis answer starting with the crisis wording,
+# top-12-layer LoRA, 2 epochs, first answer token weighed 3x): crisis_recall 0.952 on held-out risk
+# messages the model never saw (2 of 42 missed), false alarms 0.016, no diagnosis, median 27 tokens,
+# finished 1.0.
 def test_persona_meets_its_held_out_targets(persona: PersonaResult) -> None:
     assert persona.misses() == [], persona.metrics
     assert set(TARGETS) <= set(persona.metrics)
