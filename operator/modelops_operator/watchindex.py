@@ -36,12 +36,14 @@ def _canonical(version: Any) -> str | None:
 
 
 def _intent(body: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
-    """What reconciles read: (spec generation, annotations, validity) and a ModelVersion's promotion
-    evidence (`status.environments`, which only the gates of other environments judge)."""
+    """What reconciles read: (uid, spec generation, annotations, validity) and a ModelVersion's promotion
+    evidence (`status.environments`, which only the gates of other environments judge). The uid makes an
+    object deleted and created again under its name (generation 1 again) a new one."""
     meta, status = body.get("metadata") or {}, body.get("status") or {}
     annotations = tuple(sorted((meta.get("annotations") or {}).items()))
     evidence = json.dumps(status.get("environments"), sort_keys=True)
-    return (meta.get("generation"), annotations, status.get("phase") == MV_PHASE_INVALID), evidence
+    intent = (meta.get("uid"), meta.get("generation"), annotations, status.get("phase") == MV_PHASE_INVALID)
+    return intent, evidence
 
 
 def deployment_versions(body: Mapping[str, Any]) -> frozenset[str]:

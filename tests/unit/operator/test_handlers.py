@@ -177,3 +177,23 @@ def test_owned_events_are_looked_at_a_little_later_as_one() -> None:
     [(key, delay)] = rt.queue.pending().items()
     assert key == (MD, "ns", "safety-classifier-production")
     assert 0 < delay <= Settings().owned_debounce_seconds
+
+
+def test_a_deployment_deleted_and_created_again_under_its_name_is_queued() -> None:
+    """`make demo` replays its story by deleting and re-applying the same manifests: the new object has
+    generation 1 and the same annotations as the old one, and only its uid tells them apart."""
+    rt = runtime()
+    old = md("staging", "v1.0.0")
+    old["metadata"]["uid"] = "old-uid"
+    handlers.on_model_deployment(rt, "ADDED", old)
+    drain(rt)
+    handlers.on_model_deployment(rt, "DELETED", old)
+    drain(rt)
+    new = md("staging", "v1.0.0")
+    new["metadata"]["uid"] = "new-uid"
+    handlers.on_model_deployment(rt, "ADDED", new)
+    assert (MD, "ns", "staging") in drain(rt), "the object created again was never reconciled"
+    missed = md("staging", "v1.0.0")
+    missed["metadata"]["uid"] = "third-uid"  # its DELETED event was missed (a watch restart)
+    handlers.on_model_deployment(rt, "MODIFIED", missed)
+    assert (MD, "ns", "staging") in drain(rt)
