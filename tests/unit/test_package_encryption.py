@@ -57,7 +57,9 @@ def test_round_trip_any_length(length: int) -> None:
     key, data = generate_key(), os.urandom(length)
     sealed = _seal(data, key)
     assert sealed.startswith(b"MOPSENC\x00")
-    assert not data or data not in sealed[HEADER_BYTES:]
+    # A few random bytes turn up inside random-looking ciphertext by chance (1 byte: ~6%), so only
+    # plaintexts long enough for that to be negligible are checked for leaking into the body.
+    assert len(data) < 16 or data not in sealed[HEADER_BYTES:]
     assert _open(sealed, key) == data
 
 
