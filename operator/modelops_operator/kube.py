@@ -46,13 +46,20 @@ class KubeError(Exception):
         return self.status == 404
 
 
-def load_client(kubeconfig: str | None = None) -> client.ApiClient:
-    """An API client from the in-cluster service account, else a kubeconfig file."""
+def load_client(kubeconfig: str | None = None, connections: int | None = None) -> client.ApiClient:
+    """An API client from the in-cluster service account, else a kubeconfig file.
+
+    `connections`: how many kept-alive connections to the apiserver (one per thread that sends
+    requests at once). The client's default is 5 per CPU; with more reconcile workers than that, every
+    request beyond it would open a new TLS connection and throw it away."""
     try:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
         config.load_kube_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    if connections is not None:
+        configuration.connection_pool_maxsize = connections
+    return client.ApiClient(configuration)
 
 
 class Kube:

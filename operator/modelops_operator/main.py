@@ -68,7 +68,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> None:
 
     metrics = OperatorMetrics()
     metrics.serve(settings.metrics_port)
-    runtime = handlers.Runtime(settings, Kube(load_client(args.kubeconfig)), metrics)
+    # A connection for each reconcile worker, the safety resync and the metrics token reads.
+    api = load_client(args.kubeconfig, connections=settings.workers + 2)
+    runtime = handlers.Runtime(settings, Kube(api), metrics)
     registry = kopf.OperatorRegistry()
     handlers.register(registry, runtime)
     stop_resync = handlers.start(runtime)

@@ -40,9 +40,9 @@ class Settings:
     resources: dict[str, Any] = field(default_factory=_default_resources)
     server_port: int = 8080
     server_grpc_port: int = 8081  # the servers' OIP v2 gRPC port (Service port `grpc`); 0 = off
-    resync_seconds: float = 300.0
+    resync_seconds: float = 600.0
     requeue_seconds: float = 2.0
-    workers: int = 4
+    workers: int = 16
     # An owned Deployment's or pod's event queues its ModelDeployment this much later: the events of
     # that while (the Deployment controller writes several at once) become one reconcile.
     owned_debounce_seconds: float = 0.25

@@ -197,3 +197,10 @@ def test_a_deployment_deleted_and_created_again_under_its_name_is_queued() -> No
     missed["metadata"]["uid"] = "third-uid"  # its DELETED event was missed (a watch restart)
     handlers.on_model_deployment(rt, "MODIFIED", missed)
     assert (MD, "ns", "staging") in drain(rt)
+
+
+def test_kopf_keeps_no_diff_base() -> None:
+    """Only event handlers: kopf needs no diff base, so it builds none per event (a deep copy each)."""
+    storage = handlers.kopf_settings(Settings()).persistence.diffbase_storage
+    assert isinstance(storage, handlers.NoDiffBase)
+    assert storage.build(body={"spec": {"a": 1}}) is None  # type: ignore[arg-type]
