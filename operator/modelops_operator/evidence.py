@@ -52,6 +52,29 @@ def plan_environments(
     return [prior[env] for env in sorted(prior)]
 
 
+def read_from(md: Mapping[str, Any]) -> tuple[Any, ...]:
+    """All that a ModelVersion's status (`plan_environments`, `modelversion.plan_status` and `in_use`)
+    reads of one ModelDeployment: the watch index queues a ModelVersion again only when this changed,
+    not for every status write of every ModelDeployment of its version (each one a LIST of them all)."""
+    status = md.get("status") or {}
+    analysis = status.get("analysis") or {}
+    failed = [
+        (f.get("version"), f.get("time"), f.get("cause"), f.get("reason"))
+        for f in status.get("failedVersions") or []
+    ]
+    return (
+        model_of(md),
+        environment_of(md),
+        status.get("servingVersion"),
+        status.get("servingSince"),
+        status.get("stableVersion"),
+        c.is_true(status.get("conditions") or [], c.AVAILABLE),
+        tuple(failed),
+        analysis.get("version"),
+        analysis.get("phase"),
+    )
+
+
 def _touched(record: Record) -> bool:
     keys = ("availableSince", "servedUntil", "failedAt", "analysisPassed", "promotedAt")
     return any(key in record for key in keys)

@@ -21,6 +21,7 @@ from typing import Any
 
 from modelops.versions import InvalidVersionError, canonical
 from modelops.vocabulary import MV_PHASE_INVALID
+from modelops_operator.evidence import read_from
 
 VersionKey = tuple[str, str, str]  # (namespace, model, canonical version)
 DELETED = "DELETED"
@@ -64,6 +65,7 @@ class WatchIndex:
         self._mv_version: dict[tuple[str, str], VersionKey] = {}
         self._intents: dict[tuple[str, str, str], tuple[tuple[Any, ...], str]] = {}
         self._gated: set[tuple[str, str]] = set()  # ModelDeployments with spec.promotion
+        self._md_reads: dict[tuple[str, str], tuple[Any, ...]] = {}  # what ModelVersions read of each
 
     def intent_changed(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> bool:
         """True for a new object or a change of its spec or annotations; False for a status write."""
@@ -90,12 +92,18 @@ class WatchIndex:
             return {name for name in names if (namespace, name) in self._gated}
 
     def model_deployment_event(self, event_type: str | None, body: Mapping[str, Any]) -> set[str]:
-        """Record a ModelDeployment; the ModelVersions concerned (of its versions before and now)."""
+        """Record a ModelDeployment; the ModelVersions concerned (of its versions before and now) when
+        their status may change: it is new or gone, its versions changed, or what they read of it."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
         model = str(body.get("spec", {}).get("model", ""))
         now = frozenset() if event_type == DELETED else deployment_versions(body)
+        reads = None if event_type == DELETED else read_from(body)
         with self._lock:
+            known = (namespace, name) in self._md_versions
             _, before = self._md_versions.pop((namespace, name), (model, frozenset()))
+            previous = self._md_reads.pop((namespace, name), None)
+            if reads is not None:
+                self._md_reads[(namespace, name)] = reads
             for version in before:
                 self._mds[(namespace, model, version)].discard(name)
             for version in now:
@@ -106,6 +114,8 @@ class WatchIndex:
                 self._gated.add((namespace, name))
             else:
                 self._gated.discard((namespace, name))
+            if known and before == now and previous == reads:
+                return set()  # a status write that no ModelVersion reads
             return {mv for v in before | now for mv in self._mvs.get((namespace, model, v), ())}
 
     def model_version_event(self, event_type: str | None, body: Mapping[str, Any]) -> set[str]:

@@ -199,6 +199,29 @@ def test_a_deployment_deleted_and_created_again_under_its_name_is_queued() -> No
     assert (MD, "ns", "staging") in drain(rt)
 
 
+def test_a_status_write_that_no_model_version_reads_queues_none() -> None:
+    """Each ModelVersion reconcile lists every ModelDeployment of its model: a status write of one of
+    them (replica counts, the Deployment's progress) queues its versions only when their status reads
+    what changed (serving, stable, Available, failures, analysis verdict)."""
+    rt = runtime()
+    handlers.on_model_version(rt, None, mv("v1.0.0"))
+    body = md("prod", "v1.0.0", serving="v1.0.0")
+    handlers.on_model_deployment(rt, "ADDED", body)
+    drain(rt)
+    counted = {**body, "status": {**body["status"], "readyReplicas": 0, "ready": "0/0"}}
+    handlers.on_model_deployment(rt, "MODIFIED", counted)
+    assert drain(rt) == set(), "replica counts are no ModelVersion's concern"
+    available = {"type": "Available", "status": "True", "reason": "ScaledToZero"}
+    became = {**counted, "status": {**counted["status"], "conditions": [available]}}
+    handlers.on_model_deployment(rt, "MODIFIED", became)
+    assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0")}, "Available is evidence"
+    failed = [{"version": "v1.0.0", "time": "2026-01-01T00:00:00Z", "cause": "Timeout"}]
+    handlers.on_model_deployment(
+        rt, "MODIFIED", {**became, "status": {**became["status"], "failedVersions": failed}}
+    )
+    assert drain(rt) == {(MV, "ns", "safety-classifier-v1-0-0")}, "a failure is evidence"
+
+
 def test_kopf_keeps_no_diff_base() -> None:
     """Only event handlers: kopf needs no diff base, so it builds none per event (a deep copy each)."""
     storage = handlers.kopf_settings(Settings()).persistence.diffbase_storage
