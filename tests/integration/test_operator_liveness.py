@@ -36,7 +36,10 @@ from support.tcprelay import tcp_relay
 
 CRDS_DIR = REPO_ROOT / "crds"
 MD = "modeldeployments"
-CHECK_S = "2"  # the operator's watch_check_seconds here
+# The operator's watch_check_seconds: short where a dead watch must fail /healthz quickly, longer where
+# kopf's own reconnect backoff after a restart (seconds) must not look like a dead watch.
+DEAD_CHECK_S = 3
+RESTART_CHECK_S = 15
 RECONCILED_S = 60  # a ModelDeployment's first status, from its creation
 UNHEALTHY_S = 60  # two watch checks, a list timing out on a dead connection, kopf's 10 s probe cache
 
@@ -54,13 +57,13 @@ class Liveness:
             return None
 
 
-def _operator(kubeconfig: Path, namespace: str, logs: Path) -> tuple[Any, Liveness]:
+def _operator(kubeconfig: Path, namespace: str, logs: Path, check_s: int) -> tuple[Any, Liveness]:
     port = free_port()
     operator = running_operator(
         kubeconfig,
         namespace,
         logs,
-        env={"MODELOPS_OPERATOR_WATCH_CHECK_SECONDS": CHECK_S},
+        env={"MODELOPS_OPERATOR_WATCH_CHECK_SECONDS": str(check_s)},
         args=(f"--liveness=http://127.0.0.1:{port}/healthz",),
     )
     return operator, Liveness(port)
@@ -117,7 +120,7 @@ def test_operator_reconciles_again_after_the_control_plane_restarts(own_plane: A
     kubeconfig, namespace = own_plane.kubeconfig("admin"), "restart"
     kube = Kube(load_client(str(kubeconfig)))
     kube.request("POST", custom_path(namespace, "modelversions"), model_version("1.0.0", namespace=namespace))
-    operator_block, liveness = _operator(kubeconfig, namespace, tmp_path)
+    operator_block, liveness = _operator(kubeconfig, namespace, tmp_path, RESTART_CHECK_S)
     with operator_block as operator:
         _wait_reconciled(kube, namespace, _create(kube, namespace, "before"), operator)
         assert liveness.status() == 200
@@ -134,6 +137,7 @@ def test_operator_reconciles_again_after_the_control_plane_restarts(own_plane: A
             operator.stop()
             operator.start()
         _wait_reconciled(kube, namespace, after, operator)
+        assert liveness.status() == 200, operator.log_tail()
 
 
 def test_operator_started_beside_a_starting_apiserver_reconciles(own_plane: Any, tmp_path: Path) -> None:
@@ -142,7 +146,7 @@ def test_operator_started_beside_a_starting_apiserver_reconciles(own_plane: Any,
     kubeconfig, namespace = own_plane.kubeconfig("admin"), "restart"
     kube = Kube(load_client(str(kubeconfig)))
     stop_api(own_plane)
-    operator_block, liveness = _operator(kubeconfig, namespace, tmp_path)
+    operator_block, liveness = _operator(kubeconfig, namespace, tmp_path, RESTART_CHECK_S)
     with operator_block as operator:
         start_api(own_plane)
         name = _create(kube, namespace, "cold")
@@ -174,7 +178,7 @@ def test_liveness_fails_when_the_watch_connections_die(
     host, port = apiserver.server.removeprefix("https://").rsplit(":", 1)
     with tcp_relay(host, int(port)) as relay:
         kubeconfig = _relayed_kubeconfig(apiserver.kubeconfig, relay.port, tmp_path / "relayed.kubeconfig")
-        operator_block, liveness = _operator(kubeconfig, namespace, tmp_path)
+        operator_block, liveness = _operator(kubeconfig, namespace, tmp_path, DEAD_CHECK_S)
         with operator_block as operator:
             _wait_reconciled(kube, namespace, _create(kube, namespace, "before"), operator)
             assert liveness.status() == 200
