@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(settings: Settings, args: argparse.Namespace) -> None:
     import kopf
 
-    from modelops_operator import handlers
+    from modelops_operator import handlers, watchcheck
     from modelops_operator.kube import Kube, load_client
     from modelops_operator.metrics import OperatorMetrics
 
@@ -71,6 +71,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> None:
     # A connection for each reconcile worker, the safety resync and the metrics token reads.
     api = load_client(args.kubeconfig, connections=settings.workers + 2)
     runtime = handlers.Runtime(settings, Kube(api), metrics)
+    # kopf resolves its resources from discovery once; right after an apiserver (re)start it may lack them.
+    watchcheck.await_discovery(lambda path: runtime.kube.request("GET", path), (handlers.MD, handlers.MV))
     registry = kopf.OperatorRegistry()
     handlers.register(registry, runtime)
     stop_resync = handlers.start(runtime)
