@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--skip-torch", action="store_true", help="only the server and the genai loop")
+    parser.add_argument("--stream-chunk-ms", type=float, default=None, help="the server's (default: its own)")
     args = parser.parse_args()
 
     from modelops.export_generation import export_generation
@@ -200,6 +201,8 @@ def main() -> None:
         print(f"export ({args.precision}): {time.monotonic() - started:.1f}s")
         server_args = ("--version", "v1.0.0", "--threads", str(args.threads), "--max-generations",
                        str(args.streams), "--max-new-tokens", str(args.new_tokens))  # fmt: skip
+        if args.stream_chunk_ms is not None:
+            server_args += ("--stream-chunk-ms", str(args.stream_chunk_ms))
         rounds: list[dict[str, Run]] = []
         load = [os.getloadavg()]
         with server_process(base / "models", *server_args, model_type=MODEL) as server:
