@@ -153,7 +153,8 @@ async def _server_streams(base: str, new_tokens: int, streams: int) -> Run:
         start = time.monotonic()
         await asyncio.gather(*(one(client) for _ in range(streams)))
         elapsed = time.monotonic() - start
-        spent = _server_cpu_s(base) - cpu[0] + time.process_time() - cpu[1]
+        client_cpu = time.process_time() - cpu[1]  # before the scrape, whose client is not the server
+        spent = _server_cpu_s(base) - cpu[0] + client_cpu
     return {"ttft_s": statistics.median(firsts), "tokens_per_s": sum(counts) / elapsed,
             "cpu_ms_per_token": 1000 * spent / max(1, sum(counts))}  # fmt: skip
 

@@ -3,9 +3,9 @@
 `generation_plane.Generation.begin` wraps `TextGenerator.run`'s emit callback with these. onnxruntime-genai
 keeps the GIL while it decodes a token, so the event loop only runs between tokens, and every hand-over
 costs two thread wake-ups (the loop, then the decoding thread again) plus an SSE event to build, send and
-parse. Handing over every token cost the server ~20% of its single-stream tokens/s against the same loop
-in process (bench/bench_generation.py). So a stream gets its first piece of text at once (time to first
-token), then whatever was decoded since, at most every `--stream-chunk-ms`; the rest goes with the end.
+parse: ~1.5 ms of CPU per token more than the same loop in process (bench/bench_generation.py). So a
+stream gets its first piece of text at once (time to first token), then whatever was decoded since, at
+most every `--stream-chunk-ms`; the rest goes with the end.
 A request that does not stream hands nothing over until its answer is complete.
 
 `TokenClock` records time to first token and inter-token latency in the decoding thread, as each piece
