@@ -71,6 +71,18 @@ def start_plane(plane: ControlPlane) -> Path:
     return plane.kubeconfig("admin")
 
 
+def stop_api(plane: ControlPlane) -> None:
+    """Stop the apiserver and etcd (their data stays): the control plane's half of a node going down."""
+    for name in ("kube-apiserver", "etcd"):
+        procs.stop(procs.PidFile(plane.root / "pids", name))
+
+
+def start_api(plane: ControlPlane) -> None:
+    """Start etcd and the apiserver again after `stop_api`; returns once the apiserver is ready."""
+    _start(plane, "etcd", plane.etcd_argv(), f"http://127.0.0.1:{plane.etcd_port}/health", None)
+    _start(plane, "kube-apiserver", plane.apiserver_argv(), f"{plane.server_url}/readyz", "admin")
+
+
 def stop_plane(plane: ControlPlane) -> None:
     """Stop what `start_plane` started (missing processes are fine)."""
     for name in ("kube-controller-manager", "kube-apiserver", "etcd"):

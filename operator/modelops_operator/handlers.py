@@ -32,11 +32,21 @@ from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.ownedevents import OwnedEvents
 from modelops_operator.settings import Settings
+from modelops_operator.watchcheck import Listed, WatchCheck, check_forever
 from modelops_operator.watchindex import DELETED, WatchIndex
 from modelops_operator.workqueue import Backoff, WorkQueue
 
 MD, MV = MODEL_DEPLOYMENTS, MODEL_VERSIONS
 OWNED = {MANAGED_BY_LABEL: MANAGER}
+METADATA_LIST = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}
+# kopf's watch timing. The apiserver ends each watch request after WATCH_SERVER_S; the client gives up
+# on a request that outlives that by WATCH_CLIENT_MARGIN_S (the answer never came: a dead connection),
+# on a connect after WATCH_CONNECT_S, and on a stream that carried nothing, not even the apiserver's
+# bookmark of every minute, for WATCH_INACTIVITY_S. Each time, kopf reconnects and resumes.
+WATCH_SERVER_S = 300
+WATCH_CLIENT_MARGIN_S = 30
+WATCH_CONNECT_S = 10
+WATCH_INACTIVITY_S = 70
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # (plural, namespace, name)
@@ -52,6 +62,7 @@ class Runtime:
     queue: WorkQueue[Key] = field(init=False)
     index: WatchIndex = field(default_factory=WatchIndex)
     owned: OwnedEvents = field(default_factory=OwnedEvents)
+    watch: WatchCheck = field(default_factory=WatchCheck)
 
     def __post_init__(self) -> None:
         backoff = Backoff(self.settings.backoff_seconds, self.settings.max_backoff_seconds)
@@ -108,6 +119,7 @@ _KINDS = {MD: "ModelDeployment", MV: "ModelVersion"}
 def on_model_deployment(runtime: Runtime, event_type: str | None, body: Any) -> None:
     """A ModelDeployment changed: it (unless only its status did), and the ModelVersions whose status
     says where they serve (those of the versions it named before and names now)."""
+    runtime.watch.delivered(event_type, body)
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     if event_type == DELETED:
         runtime.queue.forget((MD, namespace, name))
@@ -121,6 +133,7 @@ def on_model_version(runtime: Runtime, event_type: str | None, body: Any) -> Non
     """A ModelVersion's spec, annotations or validity changed: it, and the ModelDeployments that
     target, serve or keep its version. Only its promotion evidence changed (its own status write):
     only those of them with promotion gates, which judge it. Any other status write concerns nobody."""
+    runtime.watch.delivered(event_type, body)
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     concerned = runtime.index.model_version_event(event_type, body)
     own, evidence = runtime.index.changes(MV, event_type, body)
@@ -150,6 +163,13 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
         return connection_info(settings, runtime.kube.api.configuration.host)
 
+    @kopf.on.probe(id="watches", registry=registry)
+    def watches(**_: Any) -> str:
+        problem = runtime.watch.problem()
+        if problem:
+            raise kopf.PermanentError(problem)  # /healthz answers 500: the kubelet restarts the pod
+        return "delivering"
+
     @kopf.on.event(GROUP, VERSION, MD, registry=registry)
     def model_deployment_event(event: Any, body: Any, **_: Any) -> None:
         on_model_deployment(runtime, event.get("type"), body)
@@ -167,18 +187,28 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         on_owned(runtime, "Pod", event.get("type"), body)
 
 
-def _listed(runtime: Runtime, plural: str) -> list[tuple[str, str]]:
+def _metadata(runtime: Runtime, plural: str) -> list[dict[str, Any]]:
+    """The metadata of every watched object of `plural` (a metadata-only list: no specs, no statuses)."""
     namespaces = runtime.settings.namespaces
     paths = [custom_path(ns, plural) for ns in namespaces] or [f"{GROUP_PATH}/{plural}"]
-    found = [item["metadata"] for path in paths for item in runtime.kube.list_items(path)]
-    return [(meta["namespace"], meta["name"]) for meta in found]
+    found = [runtime.kube.request("GET", path, headers=METADATA_LIST) for path in paths]
+    return [item["metadata"] for listed in found for item in listed.get("items", [])]
 
 
 def resync_once(runtime: Runtime) -> None:
     """Queue every watched ModelDeployment and ModelVersion (the safety net behind the watches)."""
     for plural in (MD, MV):
-        for namespace, name in _listed(runtime, plural):
-            runtime.queue.add((plural, namespace, name), background=True)
+        for meta in _metadata(runtime, plural):
+            runtime.queue.add((plural, meta["namespace"], meta["name"]), background=True)
+
+
+def list_watched(runtime: Runtime) -> list[Listed]:
+    """Every watched ModelDeployment and ModelVersion, as the watch check compares them."""
+    return [
+        Listed(meta["uid"], meta["resourceVersion"], f"{plural} {meta['namespace']}/{meta['name']}")
+        for plural in (MD, MV)
+        for meta in _metadata(runtime, plural)
+    ]
 
 
 def resync_forever(runtime: Runtime, stop: threading.Event) -> None:
@@ -191,10 +221,13 @@ def resync_forever(runtime: Runtime, stop: threading.Event) -> None:
 
 
 def start(runtime: Runtime) -> threading.Event:
-    """Start the queue's workers and the safety resync; set the returned event to stop both."""
+    """Start the queue's workers, the safety resync and the watch check; set the returned event to stop
+    all three."""
     stop = threading.Event()
     runtime.queue.start(runtime.settings.workers)
     threading.Thread(target=resync_forever, args=(runtime, stop), name="resync", daemon=True).start()
+    check = (runtime.watch, lambda: list_watched(runtime), runtime.settings.watch_check_seconds, stop)
+    threading.Thread(target=check_forever, args=check, name="watch-check", daemon=True).start()
     return stop
 
 
@@ -218,6 +251,9 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     result.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     result.posting.level = logging.WARNING
     result.execution.max_workers = 8
-    result.watching.server_timeout = 300
+    result.watching.server_timeout = WATCH_SERVER_S
+    result.watching.client_timeout = WATCH_SERVER_S + WATCH_CLIENT_MARGIN_S
+    result.watching.connect_timeout = WATCH_CONNECT_S
+    result.watching.inactivity_timeout = WATCH_INACTIVITY_S
     result.networking.request_timeout = 60
     return result

@@ -62,13 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(settings: Settings, args: argparse.Namespace) -> None:
     import kopf
 
-    from modelops_operator import handlers
+    from modelops_operator import handlers, watchcheck
     from modelops_operator.kube import Kube, load_client
     from modelops_operator.metrics import OperatorMetrics
 
     metrics = OperatorMetrics()
     metrics.serve(settings.metrics_port)
     runtime = handlers.Runtime(settings, Kube(load_client(args.kubeconfig)), metrics)
+    # kopf resolves its resources from discovery once; right after an apiserver (re)start it may lack them.
+    watchcheck.await_discovery(lambda path: runtime.kube.request("GET", path), (handlers.MD, handlers.MV))
     registry = kopf.OperatorRegistry()
     handlers.register(registry, runtime)
     stop_resync = handlers.start(runtime)

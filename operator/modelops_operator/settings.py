@@ -41,6 +41,9 @@ class Settings:
     server_port: int = 8080
     server_grpc_port: int = 8081  # the servers' OIP v2 gRPC port (Service port `grpc`); 0 = off
     resync_seconds: float = 300.0
+    # How often the liveness check lists ModelDeployments and ModelVersions to verify that the watches
+    # delivered them (watchcheck.py): a watch that stopped delivering fails liveness within two periods.
+    watch_check_seconds: float = 60.0
     requeue_seconds: float = 2.0
     workers: int = 4
     # An owned Deployment's or pod's event queues its ModelDeployment this much later: the events of
@@ -71,6 +74,7 @@ class Settings:
         _check(self.server_grpc_port != self.server_port, "server_grpc_port", "must differ from server_port")
         _check(0 <= self.metrics_port < 65536, "metrics_port", "must be a TCP port or 0 (off)")
         _check(self.resync_seconds > 0, "resync_seconds", "must be > 0")
+        _check(self.watch_check_seconds >= 1, "watch_check_seconds", "must be >= 1")
         _check(self.requeue_seconds > 0, "requeue_seconds", "must be > 0")
         _check(1 <= self.workers <= 64, "workers", "must be between 1 and 64")
         _check(0 <= self.owned_debounce_seconds <= 5, "owned_debounce_seconds", "must be between 0 and 5")

@@ -53,6 +53,7 @@ class OperatorProcess:
     log_path: Path
     env: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ()  # more command-line arguments (`--liveness=...`)
 
     def start(self) -> None:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("MODELOPS_OPERATOR_")}
@@ -66,7 +67,14 @@ class OperatorProcess:
         )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(operator_binary()), "--namespace", self.namespace, "--kubeconfig", str(self.kubeconfig)],
+                [
+                    str(operator_binary()),
+                    "--namespace",
+                    self.namespace,
+                    "--kubeconfig",
+                    str(self.kubeconfig),
+                    *self.args,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=environ,
@@ -94,10 +102,14 @@ class OperatorProcess:
 
 @contextmanager
 def running_operator(
-    kubeconfig: Path, namespace: str, log_dir: Path, env: Mapping[str, str] | None = None
+    kubeconfig: Path,
+    namespace: str,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[OperatorProcess]:
     """The operator watching `namespace` for the duration of the block."""
-    operator = OperatorProcess(kubeconfig, namespace, log_dir / "operator.log", dict(env or {}))
+    operator = OperatorProcess(kubeconfig, namespace, log_dir / "operator.log", dict(env or {}), args=args)
     operator.start()
     try:
         yield operator
