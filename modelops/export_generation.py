@@ -176,7 +176,14 @@ def greedy_token_ids(model_dir: Path, prompt_ids: Sequence[int], max_new_tokens:
     """Greedy decoding with the exported graph (the same engine the server runs)."""
     import onnxruntime_genai as og
 
-    model = og.Model(str(model_dir))
+    return greedy_decode(og.Model(str(model_dir)), prompt_ids, max_new_tokens)
+
+
+def greedy_decode(model: Any, prompt_ids: Sequence[int], max_new_tokens: int) -> list[int]:
+    """Greedy token ids of a loaded `onnxruntime_genai.Model` after `prompt_ids`, at most `max_new_tokens`,
+    through the end-of-sequence token when it comes (the persona's held-out evaluation reuses one model)."""
+    import onnxruntime_genai as og
+
     params = og.GeneratorParams(model)
     params.set_search_options(max_length=len(prompt_ids) + max_new_tokens, do_sample=False)
     generator = og.Generator(model, params)

@@ -62,6 +62,7 @@ class PersonaSettings:
     first_token_weight: float = 3.0  # loss weight of each answer's first token (crisis wording or not)
     seed: int = 14
     max_new_tokens: int = 80
+    compute_dtype: str = "bfloat16"  # of the frozen weights while training (adapters, optimizer: float32)
 
 
 @dataclass(frozen=True)

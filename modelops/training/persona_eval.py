@@ -78,20 +78,16 @@ def onnx_answers(
     last user turn; the prompt comes from the tokenizer's chat template, as at export and in the server."""
     import onnxruntime_genai as og
 
+    from modelops.export_generation import greedy_decode
+
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
     model = og.Model(str(model_dir))
     answers = []
     for conversation in conversations:
         prompt = tokenizer.apply_chat_template(conversation["messages"][:-1], add_generation_prompt=True)
-        params = og.GeneratorParams(model)
-        params.set_search_options(max_length=len(prompt) + max_new_tokens, do_sample=False)
-        generator = og.Generator(model, params)
-        generator.append_tokens(list(prompt))
-        tokens: list[int] = []
-        while not generator.is_done() and len(tokens) < max_new_tokens:
-            generator.generate_next_token()
-            tokens.append(int(generator.get_next_tokens()[0]))
-        finished = eos in tokens or (generator.is_done() and len(tokens) < max_new_tokens)
+        tokens = greedy_decode(model, prompt, max_new_tokens)
+        # Stopping short of the limit means the end of sequence came (max_length is prompt + limit).
+        finished = eos in tokens or len(tokens) < max_new_tokens
         tokens = tokens[: tokens.index(eos)] if eos in tokens else tokens
         text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
         prompt_text = conversation["messages"][-2]["content"]

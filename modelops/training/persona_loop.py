@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,32 @@ def add_adapters(model: Any, settings: PersonaSettings) -> Any:
 
 
 def fit(wrapped: Any, batches: list[Batch], settings: PersonaSettings, *, show_progress: bool) -> list[float]:
-    """Train the adapters in place; returns the mean loss of each epoch."""
+    """Train the adapters in place (frozen weights in `settings.compute_dtype`); returns the mean loss of
+    each epoch."""
+    with frozen_weights_in(wrapped, getattr(torch, settings.compute_dtype)):
+        return _fit(wrapped, batches, settings, show_progress=show_progress)
+
+
+@contextmanager
+def frozen_weights_in(model: Any, dtype: torch.dtype) -> Iterator[None]:
+    """The frozen weights held in `dtype` (bf16: ~3x faster matrix products on CPUs with AMX/AVX512-BF16)
+    for the block, the fp32 originals back afterwards so the adapters merge into fp32; the adapters and
+    the optimizer stay fp32."""
+    saved = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad and parameter.dtype != dtype:
+            saved[name], parameter.data = parameter.data, parameter.data.to(dtype)
+    try:
+        yield
+    finally:
+        for name, parameter in model.named_parameters():
+            if name in saved:
+                parameter.data = saved[name]
+
+
+def _fit(
+    wrapped: Any, batches: list[Batch], settings: PersonaSettings, *, show_progress: bool
+) -> list[float]:
     import transformers
 
     model = wrapped.get_base_model()
@@ -170,7 +196,7 @@ def _loss(model: Any, top: Sequence[Any], batch: Batch, first_token_weight: floa
     hidden = model.model.norm(_run_layers(model, batch.hidden, top))
     targets = batch.labels[:, 1:]
     keep = targets != IGNORE
-    logits = model.lm_head(hidden[:, :-1][keep])
+    logits = model.lm_head(hidden[:, :-1][keep]).float()
     losses = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="none")
     # The first token of each answer decides between the crisis wording and a warm reply: weigh it more.
     first = (batch.labels[:, :-1] == IGNORE)[keep]

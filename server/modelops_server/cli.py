@@ -62,6 +62,8 @@ def main() -> None:
 @_option("--max-generations", type=int, default=4, help="Text generation: generations running at once.")
 @_option("--max-queued-generations", type=int, default=32, help="Waiting generations; past this, 429.")
 @_option("--generation-deadline-s", type=float, default=120.0, help="A generation ends at this age.")
+@_option("--stream-chunk-ms", type=float, default=50.0,
+         help="Streams: tokens decoded within this interval share one event (0 = each token).")  # fmt: skip
 @_option("--guardrail-url", default=None, help="Safety classifier predict URL asked before generating.")
 @_option("--guardrail-label", default="risk", help="The guardrail classifier's risk label.")
 @_option(

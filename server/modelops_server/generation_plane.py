@@ -3,9 +3,10 @@
 `generation_routes.py` calls `GenerationPlane.start` for every generate / chat-completions request. A
 request gets one of `max_generations` slots or waits in a queue of at most `max_queued_generations`
 (past that, and past its deadline, 429 with Retry-After). Its tokens are decoded in a thread of its own
-(`TextGenerator.run`) and handed to the event loop through an asyncio queue; `Generation.close` (the
-stream ended, or the client went away) stops that thread at its next token and frees the slot at once.
-Records TTFT, inter-token latency, token counts and active / queued generations.
+(`TextGenerator.run`) and handed to the event loop through an asyncio queue, in chunks for a stream and
+all at once otherwise (`generation_chunks`); `Generation.close` (the stream ended, or the client went
+away) stops that thread at its next token and frees the slot at once. Records TTFT, inter-token latency
+(in the decoding thread, `generation_chunks.TokenClock`), token counts and active / queued generations.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 from modelops_server.errors import BadRequest, ServerError, TooManyRequests
 from modelops_server.generation import Outcome, Sampling, TextGenerator
+from modelops_server.generation_chunks import Chunk, ChunkBuffer, TokenClock
 from modelops_server.guardrail import Guardrail, Verdict
 from modelops_server.logs import get_logger
 from modelops_server.metrics import ServerMetrics
@@ -29,7 +31,7 @@ LOG = get_logger("generation")
 # After handing a chunk over, the decoding thread waits (at most this long) until the loop has taken it,
 # so the loop sends it now instead of one token later, and a request's set-up steps on the loop are not
 # each held up for a whole token (time to first token); a loop that does not take it in time (busy with
-# other streams, or a slow client) only costs this wait.
+# other streams, or a slow client) only costs this wait. Chunks (`--stream-chunk-ms`) make it rare.
 HANDOFF_WAIT_S = 0.05
 
 
@@ -41,14 +43,6 @@ class GenerationRequest:
     sampling: Sampling
     stream: bool = False
     arrival: float = field(default_factory=time.monotonic)
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """New printable text and the token ids that produced it."""
-
-    text: str
-    token_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -70,6 +64,9 @@ class Finished:
         }
 
 
+Item = Chunk | Finished | BaseException  # what the decoding thread hands to the loop
+
+
 class Generation:
     """One running generation; iterate `events()` once, and always `close()` it."""
 
@@ -86,7 +83,7 @@ class Generation:
         self.verdict = verdict
         self.cancelled = threading.Event()
         self.taken = threading.Event()  # the loop took the last chunk handed over (see HANDOFF_WAIT_S)
-        self.queue: asyncio.Queue[Chunk | Finished | BaseException] = asyncio.Queue()
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
         self._closed = False
         self._holds_slot = True
 
@@ -103,20 +100,16 @@ class Generation:
         return generation
 
     def begin(self, model: TextGenerator, deadline: float) -> None:
-        """Start the decoding thread; it puts Chunks, then a Finished (or the error), on the queue."""
-        loop = asyncio.get_running_loop()
-        metrics = self.plane.metrics
-
-        def hand_over(item: Chunk | Finished | BaseException) -> None:
-            try:
-                loop.call_soon_threadsafe(self.queue.put_nowait, item)
-            except RuntimeError:  # the loop is closed: the server is shutting down
-                self.cancelled.set()
+        """Start the decoding thread; it puts Chunks (streams only), then a Finished (or the error), on
+        the queue."""
+        hand_over = self._hand_over(asyncio.get_running_loop())
+        clock = TokenClock(self.plane.metrics, self.request.arrival)
+        chunks = ChunkBuffer(self._waiting(hand_over), self.plane.settings.stream_chunk_ms / 1000)
 
         def emit(ids: list[int], text: str) -> None:
-            self.taken.clear()
-            hand_over(Chunk(text, ids))
-            self.taken.wait(HANDOFF_WAIT_S)
+            clock.tick()
+            if self.request.stream:
+                chunks.push(ids, text)
 
         def work() -> None:
             try:
@@ -124,15 +117,42 @@ class Generation:
             except BaseException as error:  # reported to the request, never lost in the thread
                 hand_over(error)
                 return
-            metrics.completion_tokens.inc(len(outcome.token_ids))
-            metrics.generations.labels(outcome.finish_reason).inc()
+            rest = chunks.take()
+            if rest is not None:  # the last chunk and the end go together: no wait in between
+                hand_over(rest)
+            self._count(outcome)
             hand_over(Finished(outcome, len(self.prompt), self.verdict))
 
         threading.Thread(target=work, name="generation", daemon=True).start()
 
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> Callable[[Item], None]:
+        """Put an item on the queue from the decoding thread."""
+
+        def hand_over(item: Item) -> None:
+            try:
+                loop.call_soon_threadsafe(self.queue.put_nowait, item)
+            except RuntimeError:  # the loop is closed: the server is shutting down
+                self.cancelled.set()
+
+        return hand_over
+
+    def _waiting(self, hand_over: Callable[[Chunk], None]) -> Callable[[Chunk], None]:
+        """Hand a chunk over and wait until the loop took it (see HANDOFF_WAIT_S)."""
+
+        def handed(chunk: Chunk) -> None:
+            self.taken.clear()
+            hand_over(chunk)
+            self.taken.wait(HANDOFF_WAIT_S)
+
+        return handed
+
+    def _count(self, outcome: Outcome) -> None:
+        metrics = self.plane.metrics
+        metrics.completion_tokens.inc(len(outcome.token_ids))
+        metrics.generations.labels(outcome.finish_reason).inc()
+
     async def events(self) -> AsyncIterator[Chunk | Finished]:
-        """Chunks as they come, then one Finished; records TTFT and inter-token latency."""
-        metrics, last = self.plane.metrics, None
+        """Chunks as they come (streams), then one Finished."""
         try:
             while True:
                 self.taken.set()  # the consumer is back for more: the last chunk is sent
@@ -141,13 +161,6 @@ class Generation:
                     raise (
                         item if isinstance(item, ServerError) else ServerError(f"generation failed: {item!r}")
                     )
-                now = time.monotonic()
-                if isinstance(item, Chunk) and item.token_ids:
-                    if last is None:
-                        metrics.time_to_first_token.observe(now - self.request.arrival)
-                    else:
-                        metrics.inter_token_latency.observe(now - last)
-                    last = now
                 yield item
                 if isinstance(item, Finished):
                     return

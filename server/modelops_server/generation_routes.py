@@ -21,8 +21,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from modelops_server.errors import NotFound, ServerError
+from modelops_server.generation_chunks import Chunk
 from modelops_server.generation_payloads import parse_chat_completions, parse_generate, parse_oip_generate
-from modelops_server.generation_plane import Chunk, Finished, Generation, GenerationRequest
+from modelops_server.generation_plane import Finished, Generation, GenerationRequest
 
 if TYPE_CHECKING:
     from modelops_server.app import Routes

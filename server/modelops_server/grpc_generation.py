@@ -11,6 +11,7 @@ cancels the task on the loop; its generation closes and frees the slot at once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import queue
 import time
@@ -24,8 +25,9 @@ from google.protobuf.message import DecodeError
 
 from modelops_server.dataplane import DataPlane
 from modelops_server.errors import BadRequest, ServerError, TooManyRequests
+from modelops_server.generation_chunks import Chunk
 from modelops_server.generation_payloads import generate_request
-from modelops_server.generation_plane import Chunk, Finished, GenerationRequest
+from modelops_server.generation_plane import Finished, GenerationRequest
 from modelops_server.grpc_protocol import CODES, GENERATION_SERVICE, check_call, message
 from modelops_server.logs import get_logger, log_event
 
@@ -69,7 +71,7 @@ class GenerationService:
     def generate_stream(self, raw: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
         """Server streaming: one TextChunk per printable piece of text, then the final GenerateResponse."""
         with self._served("GenerateStream", context):
-            parsed = self._parse(raw, context)
+            parsed = dataclasses.replace(self._parse(raw, context), stream=True)  # chunks as they come
             items: queue.SimpleQueue[object] = queue.SimpleQueue()
             pending = asyncio.run_coroutine_threadsafe(self._relay(parsed, items.put), self.loop)
             pending.add_done_callback(lambda _done: items.put(_END))

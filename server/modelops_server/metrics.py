@@ -87,7 +87,8 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS, registry=registry,
         )  # fmt: skip
         self.inter_token_latency = Histogram(
-            "modelops_generation_inter_token_seconds", "Time between two generated tokens of one stream",
+            "modelops_generation_inter_token_seconds",
+            "Time between two tokens decoded by one generation (as decoded, whatever the stream's chunks)",
             buckets=TOKEN_BUCKETS, registry=registry,
         )  # fmt: skip
         self.prompt_tokens = Counter(

@@ -70,6 +70,7 @@ class ServerSettings:
     max_generations: int = 4  # generations running at once
     max_queued_generations: int = 32  # waiting for a slot; past this, 429 with Retry-After
     generation_deadline_s: float = 120.0  # a generation (queueing included) ends at this age
+    stream_chunk_ms: float = 50.0  # a stream's tokens reach the client at most this often (0 = each token)
     guardrail_url: str | None = None  # a safety classifier's seed predict URL; off when None
     guardrail_label: str = "risk"  # the classifier's label that means risk
     guardrail_threshold: float = 0.5  # risk score from which the crisis response replaces generation
@@ -134,6 +135,7 @@ def _check_ranges(settings: ServerSettings) -> None:
         (settings.max_generations >= 1, "max-generations must be >= 1"),
         (settings.max_queued_generations >= 0, "max-queued-generations must be >= 0"),
         (settings.generation_deadline_s > 0, "generation-deadline-s must be > 0"),
+        (0 <= settings.stream_chunk_ms <= 10_000, "stream-chunk-ms must be in 0..10000"),
         (0.0 <= settings.guardrail_threshold <= 1.0, "guardrail-threshold must be in 0..1"),
         (bool(settings.crisis_response.strip()), "crisis-response must not be empty"),
         (

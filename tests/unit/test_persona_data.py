@@ -166,3 +166,16 @@ def test_training_labels_cover_assistant_turns_only_and_long_conversations_lose_
     assert tokenizer.decode([t for t in labels if t != IGNORE]) == "Hi!<|im_end|>Take care.<|im_end|>"
     short, _ = encode(tokenizer, messages, max_length=len(ids) - 1)
     assert tokenizer.decode(short).startswith("<|im_start|>user\nBye")
+
+
+def test_frozen_weights_train_in_bf16_and_come_back_fp32_unchanged() -> None:
+    import torch
+
+    from modelops.training.persona_loop import frozen_weights_in
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
+    model[0].requires_grad_(False)
+    frozen = model[0].weight.detach().clone()
+    with frozen_weights_in(model, torch.bfloat16):
+        assert model[0].weight.dtype == torch.bfloat16 and model[1].weight.dtype == torch.float32
+    assert model[0].weight.dtype == torch.float32 and torch.equal(model[0].weight, frozen)

@@ -4,8 +4,8 @@ diagnosis, short answers), saves a complete `save_pretrained` directory whose ch
 prompt the model was trained on, and the script's exit code follows the targets.
 
 The held-out figures are those of the int4 onnxruntime-genai export (what ships), not of torch. The first
-run on a machine trains it (about 24 CPU-minutes: load 27.1 s, train 1353.4 s, int4
-export 5.2 s, int4 held-out answers 78.7 s; 22 min wall on the shared 2-core machine); later runs reuse
+run on a machine trains it (about 13 CPU-minutes: load 27.6 s, train 706.4 s, int4 export 3.0 s, int4
+held-out answers 59.8 s; 11:41 wall on the shared 2-core machine at load 3-7); later runs reuse
 ~/.cache/modelops/models/persona_model-<key>/ (the key hashes dialogues, code, export code, settings and
 base weights)."""
 
