@@ -9,7 +9,7 @@ the stable version), so a restarted operator converges to the same result.
 Weights are replica ratios (`rollout_strategy.split`): the Service selects the pods of both Deployments
 (built by `canary_objects`). A step is reached when its split is ready; then its pause runs and, with
 `spec.rollback.analysis`, the canary's and the stable pods' counters are scraped in the same rounds
-(`analysis.hooks.collect` in observe) and judged by `analysis.step.evaluate` over the step's window (its
+(`analysis.hooks.collect` in observe) and judged by `analysis.hooks.judge` over the step's window (its
 `pauseSeconds`, else `windowSeconds`). A failure (analysis, crash loop, every canary pod rejecting the
 version for good (`failfast`: at once, not at the deadline), readiness deadline, or the
 `modelops.io/abort` annotation) is returned to `reconcile`, which takes the existing rollback path;
@@ -31,7 +31,6 @@ from modelops_operator import builders, canary_objects, failfast, traffic_routin
 from modelops_operator import conditions as c
 from modelops_operator.analysis import Action
 from modelops_operator.analysis import hooks as analysis_hooks
-from modelops_operator.analysis.step import evaluate
 from modelops_operator.draft import NORMAL, WARNING, Draft, parse_time, progress_since
 from modelops_operator.rollout_strategy import RolloutSpec, Split, split
 
@@ -117,8 +116,8 @@ def _state(draft: Draft) -> dict[str, Any]:
     prior = dict(draft.status.get("canary") or {})
     if prior.get("version") == draft.target and prior.get("rolloutStartedAt") == started:
         return prior
-    if _analysis_of_target(draft):
-        draft.status.pop("analysis")  # measured afresh, step by step
+    if draft.analysis.of_version(draft.target):
+        draft.set_analysis(None)  # measured afresh, step by step
     stable = draft.stable_slot
     return {
         "version": draft.target,
@@ -129,10 +128,6 @@ def _state(draft: Draft) -> dict[str, Any]:
         "phase": ACTIVE,
         "completedSteps": [],
     }
-
-
-def _analysis_of_target(draft: Draft) -> bool:
-    return (draft.status.get("analysis") or {}).get("version") == draft.target
 
 
 def _requested(draft: Draft, key: str) -> str | None:
@@ -286,17 +281,11 @@ def _analyse(draft: Draft, state: dict[str, Any], pause: int, target: Split) -> 
     if spec is None or target.canary == 0:
         return None
     window = dataclasses.replace(spec, window_seconds=pause) if pause > 0 else spec
-    stored = analysis_hooks.stored_analysis({**draft.md, "status": draft.status})
-    progress = evaluate(
-        window,
-        stored,
-        draft.obs.analysis_samples,
-        draft.obs.now,
-        version=draft.target,
-        stable_version=draft.status.get("stableVersion"),
-        available=True,
-    )
-    draft.status["analysis"] = progress.to_status()
+    stable = draft.status.get("stableVersion")
+    samples = draft.obs.analysis_samples
+    judge = analysis_hooks.judge
+    progress = judge(draft.resumable_analysis, window, draft.target, stable, samples, now=draft.obs.now)
+    draft.set_analysis(progress.to_status())
     if progress.action == Action.FAIL:  # a broken threshold, or an inconclusive policy that rolls back
         return Failure(c.CAUSE_ANALYSIS_FAILED, progress.message, progress.failure_figures())
     return progress.action
@@ -304,10 +293,11 @@ def _analyse(draft: Draft, state: dict[str, Any], pause: int, target: Split) -> 
 
 def _finish_step(draft: Draft, step: _Step, index: int, target: Split) -> None:
     state = step.state
-    analysis = draft.status.pop("analysis", None) if _analysis_of_target(draft) else None
+    analysis = draft.analysis if draft.analysis.of_version(draft.target) else None
     done: dict[str, Any] = {"step": index + 1, "weight": target.describe(), "endedAt": draft.now}
-    if analysis:
-        done["analysis"] = {"phase": analysis.get("phase"), "message": analysis.get("message", "")}
+    if analysis is not None:
+        draft.set_analysis(None)
+        done["analysis"] = {"phase": analysis.phase, "message": analysis.message}
     state["completedSteps"] = [*state.get("completedSteps", []), done]
     for key in ("stepStartedAt", "stepSetAt", "approvedStep"):
         state.pop(key, None)

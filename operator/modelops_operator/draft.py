@@ -6,12 +6,14 @@ from the decision rules so that both stay small.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from modelops_operator import builders
 from modelops_operator import conditions as c
+from modelops_operator.analysis.stored import StoredAnalysis
 from modelops_operator.rollback_spec import RollbackSpec
 from modelops_operator.settings import Settings
 from modelops_operator.spec import ModelDeploymentSpec
@@ -64,6 +66,7 @@ class Draft:
     progressing: tuple[bool, str, str] = (False, c.REASON_ROLLOUT_COMPLETE, "")
     degraded: tuple[bool, str, str] = (False, c.REASON_HEALTHY, "")
     watch_deadline: bool = True  # False while no pod must become ready (a canary step's pause)
+    analysis: StoredAnalysis = field(default_factory=StoredAnalysis)  # status.analysis, kept in step
 
     @property
     def md(self) -> dict[str, Any]:
@@ -100,6 +103,20 @@ class Draft:
             and self.obs.deployment is not None
             and self.obs.deployment.version == stable
         )
+
+    def set_analysis(self, raw: Mapping[str, Any] | None) -> None:
+        """Make `raw` the `status.analysis` (None: drop it); the typed view `analysis` stays in step."""
+        self.analysis = StoredAnalysis() if raw is None else StoredAnalysis.from_json(raw)
+        written = self.analysis.to_status()
+        if written is None:
+            self.status.pop("analysis", None)
+        else:
+            self.status["analysis"] = written
+
+    @property
+    def resumable_analysis(self) -> StoredAnalysis:
+        """`analysis` to resume from, given the failed versions decided so far (a retry starts afresh)."""
+        return self.analysis.resumable(self.status.get("failedVersions") or [])
 
     def event(self, kind: str, reason: str, message: str) -> None:
         self.plan.events.append(Event(kind, reason, message))

@@ -16,6 +16,7 @@ from typing import Any
 from modelops.versions import InvalidVersionError, canonical
 from modelops.vocabulary import ANALYSIS_FAILED, ANALYSIS_PASSED
 from modelops_operator import conditions as c
+from modelops_operator.analysis.stored import StoredAnalysis
 from modelops_operator.draft import timestamp
 from modelops_operator.spec import ModelVersionSpec, environment_of, model_of
 
@@ -57,7 +58,7 @@ def read_from(md: Mapping[str, Any]) -> tuple[Any, ...]:
     reads of one ModelDeployment: the watch index queues a ModelVersion again only when this changed,
     not for every status write of every ModelDeployment of its version (each one a LIST of them all)."""
     status = md.get("status") or {}
-    analysis = status.get("analysis") or {}
+    analysis = StoredAnalysis.of(status)
     failed = [
         (f.get("version"), f.get("time"), f.get("cause"), f.get("reason"))
         for f in status.get("failedVersions") or []
@@ -70,8 +71,8 @@ def read_from(md: Mapping[str, Any]) -> tuple[Any, ...]:
         status.get("stableVersion"),
         c.is_true(status.get("conditions") or [], c.AVAILABLE),
         tuple(failed),
-        analysis.get("version"),
-        analysis.get("phase"),
+        analysis.version,
+        analysis.phase,
     )
 
 
@@ -92,12 +93,9 @@ def _update(record: Record, md: Mapping[str, Any], version: str, now: str) -> Re
         record["failure"] = f"{failed.get('cause', 'Failed')}: {failed.get('reason', '')}".strip(": ")
         if record.get("availableSince", "") <= failed["time"]:
             record = _stopped(record, failed["time"])
-    analysis = status.get("analysis") or {}
-    if same_version(analysis.get("version"), version) and analysis.get("phase") in (
-        ANALYSIS_PASSED,
-        ANALYSIS_FAILED,
-    ):
-        record["analysisPassed"] = analysis["phase"] == ANALYSIS_PASSED
+    analysis = StoredAnalysis.of(status)
+    if same_version(analysis.version, version) and analysis.phase in (ANALYSIS_PASSED, ANALYSIS_FAILED):
+        record["analysisPassed"] = analysis.phase == ANALYSIS_PASSED
     if same_version(status.get("stableVersion"), version) and "promotedAt" not in record:
         record["promotedAt"] = now
     return record

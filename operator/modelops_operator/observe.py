@@ -17,6 +17,7 @@ from modelops.names import model_version_name
 from modelops.versions import InvalidVersionError, canonical
 from modelops.vocabulary import DEPLOYMENT_DEADLINE_EXCEEDED, DEPLOYMENT_PROGRESSING, MODEL_VERSIONS
 from modelops_operator import builders, policy, promotion, shadow_observe, traffic_routing
+from modelops_operator.analysis.stored import StoredAnalysis
 from modelops_operator.draft import parse_time
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics_auth import MetricsToken
@@ -31,6 +32,7 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
     """Everything `reconcile.plan` needs about `md`, read from the cluster now; ValueError naming the
     field, before any request, when its stored spec is one the CRD would refuse today."""
     spec = ModelDeploymentSpec.of(md)
+    stored = StoredAnalysis.of(md.get("status"))  # status.analysis, decoded once (Observed.analysis)
     meta = md["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     stable = (md.get("status") or {}).get("stableVersion")
@@ -54,8 +56,9 @@ def observe(kube: Kube, md: dict[str, Any], settings: Settings, now: datetime) -
         deployment=deployment_state(deployment) if deployment else None,
         other_deployment=deployment_state(other) if other else None,
         pods=pods,
-        analysis_samples=_samples(kube, md, spec, settings, pods, now=now, token=token),
+        analysis_samples=_samples(kube, md, spec, settings, pods, stored=stored, now=now, token=token),
         parsed=spec,
+        stored=stored,
         http_route=observe_route(kube, md),
         shadow=(
             shadow_observe.observe_shadow(
@@ -94,13 +97,14 @@ def _samples(
     settings: Settings,
     pods: Any,
     *,
+    stored: StoredAnalysis,
     now: datetime,
     token: MetricsToken | None = None,
 ) -> Any:
     # A Prometheus URL outside the platform policy is never queried (no SSRF); plan reports it.
     if spec.analysis is None or policy.prometheus_violation(spec, settings.platform_policy) is not None:
         return None
-    return promotion.collect(kube, md, spec.analysis, spec.version, pods, now=now, token=token)
+    return promotion.collect(kube, md, spec.analysis, spec.version, pods, stored=stored, now=now, token=token)
 
 
 def _selector(name: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from modelops_operator.analysis import Action, Phase, Thresholds
 from modelops_operator.analysis import hooks as analysis_hooks
+from modelops_operator.analysis.stored import StoredAnalysis
 
 PROMOTE, WAIT, FAIL, HOLD = Action.PROMOTE, Action.WAIT, Action.FAIL, Action.HOLD
 
@@ -26,7 +27,7 @@ PROMOTE, WAIT, FAIL, HOLD = Action.PROMOTE, Action.WAIT, Action.FAIL, Action.HOL
 class PromotionInput:
     """The candidate (Available, not yet stable) and what is known about it."""
 
-    md: Mapping[str, Any]
+    stored: StoredAnalysis  # status.analysis as decided so far, `resumable` (a retry starts afresh)
     candidate: str
     stable: str | None
     now: datetime
@@ -48,7 +49,9 @@ def decide(inp: PromotionInput) -> Decision:
     """The promotion verdict for `inp.candidate` (pure)."""
     if inp.analysis is None:
         return Decision(PROMOTE, reason=f"{inp.candidate} is Available")
-    progress = analysis_hooks.judge(inp.md, inp.analysis, inp.candidate, inp.stable, inp.samples, now=inp.now)
+    progress = analysis_hooks.judge(
+        inp.stored, inp.analysis, inp.candidate, inp.stable, inp.samples, now=inp.now
+    )
     figures = progress.failure_figures() if progress.should_rollback else None
     return Decision(progress.action, analysis=progress.to_status(), reason=progress.message, figures=figures)
 
@@ -63,25 +66,9 @@ def rollout_analysis(inp: PromotionInput) -> dict[str, Any] | None:
         return None
     judge = analysis_hooks.judge
     progress = judge(
-        inp.md, inp.analysis, inp.candidate, inp.stable, inp.samples, now=inp.now, available=False
+        inp.stored, inp.analysis, inp.candidate, inp.stable, inp.samples, now=inp.now, available=False
     )
     return progress.to_status() if progress.phase is Phase.PENDING else None
-
-
-def unfinished_analysis_of(status: Mapping[str, Any], version: str) -> bool:
-    """True when `status.analysis` is a Pending or Running analysis of `version`.
-
-    When `version` fails otherwise (probes, deadline), that analysis is dropped: it would show
-    "Pending" for a failed version, and a retry must measure afresh, not resume a stale baseline.
-    """
-    analysis = status.get("analysis") or {}
-    return analysis.get("version") == version and analysis.get("phase") in {Phase.PENDING, Phase.RUNNING}
-
-
-def held_analysis_of(status: Mapping[str, Any], version: str) -> bool:
-    """True when `status.analysis` ended Inconclusive for `version` (held, under `inconclusive: Hold`)."""
-    analysis = status.get("analysis") or {}
-    return analysis.get("version") == version and analysis.get("phase") == Phase.INCONCLUSIVE
 
 
 def collect(
@@ -91,10 +78,12 @@ def collect(
     candidate: str,
     pods: tuple[Any, ...],
     *,
+    stored: StoredAnalysis,
     now: datetime,
     token: Any = None,
 ) -> Any:
     """Gather what `decide` needs for the analysis `analysis` (metric samples; None when none is due).
 
-    `token` is the namespace's `metrics_auth.MetricsToken` (None: metricsAuth off)."""
-    return analysis_hooks.collect(kube, md, analysis, candidate, pods, now=now, token=token)
+    `stored` is `md`'s decoded `status.analysis`; `token` the namespace's `metrics_auth.MetricsToken`
+    (None: metricsAuth off)."""
+    return analysis_hooks.collect(kube, md, analysis, candidate, pods, stored=stored, now=now, token=token)

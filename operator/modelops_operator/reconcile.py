@@ -37,7 +37,7 @@ def plan(obs: Observed, settings: Settings) -> Plan:
     """Decide everything for one ModelDeployment from what was observed (pure)."""
     prior = dict(obs.md.get("status") or {})
     status = {k: prior[k] for k in _CARRIED if k in prior}
-    draft = Draft(obs, settings, Plan(status=status), "", timestamp(obs.now))
+    draft = Draft(obs, settings, Plan(status=status), "", timestamp(obs.now), analysis=obs.analysis)
     draft.target = obs.spec.version
     violation = policy.check(
         obs.md, obs.target_mv, settings.platform_policy, settings.default_server_image, spec=obs.spec
@@ -127,8 +127,8 @@ def _consume_retry(draft: Draft) -> None:
     if requested.strip() != draft.target:
         return
     failed = _failed_entry(draft, draft.target) is not None
-    if promotion.held_analysis_of(draft.status, draft.target) and not failed:
-        draft.status.pop("analysis")  # measured again from a fresh window
+    if draft.analysis.held_of(draft.target) and not failed:
+        draft.set_analysis(None)  # measured again from a fresh window
         message = f"analysis of {draft.target} requested again"
         draft.event(NORMAL, c.EVENT_RETRY_REQUESTED, message)
         draft.history(draft.target, c.EVENT_RETRY_REQUESTED, message)
@@ -138,8 +138,8 @@ def _consume_retry(draft: Draft) -> None:
     draft.status["failedVersions"] = [
         f for f in draft.status["failedVersions"] if f.get("version") != draft.target
     ]
-    if (draft.status.get("analysis") or {}).get("version") == draft.target:
-        draft.status.pop("analysis")  # e.g. Inconclusive under `inconclusive: Rollback`: judged afresh
+    if draft.analysis.of_version(draft.target):
+        draft.set_analysis(None)  # e.g. Inconclusive under `inconclusive: Rollback`: judged afresh
     draft.status.pop("rollout", None)  # the retry gets a whole new deadline
     draft.status.pop("pendingRevert", None)
     message = f"retry of failed version {draft.target} requested"
@@ -322,23 +322,22 @@ def _complete(draft: Draft) -> None:
         return
     decision = promotion.decide(_promotion_input(draft))
     if decision.analysis is not None:
-        draft.status["analysis"] = decision.analysis
+        draft.set_analysis(decision.analysis)
     _apply_decision(draft, decision)
 
 
 def _promotion_input(draft: Draft) -> promotion.PromotionInput:
-    stable = draft.status.get("stableVersion")
-    md = {**draft.md, "status": draft.status}  # the status as decided so far (a retry drops the analysis)
-    return promotion.PromotionInput(
-        md, draft.target, stable, draft.obs.now, draft.obs.analysis_samples, draft.spec.analysis
-    )
+    stable, thresholds = draft.status.get("stableVersion"), draft.spec.analysis
+    samples = draft.obs.analysis_samples
+    resumed = draft.resumable_analysis  # as decided so far: a retry drops a Failed verdict
+    return promotion.PromotionInput(resumed, draft.target, stable, draft.obs.now, samples, thresholds)
 
 
 def _analyse_rollout(draft: Draft) -> None:
     """Still rolling out: measure the stable pods' baseline now, they are gone once it completes."""
     analysis = promotion.rollout_analysis(_promotion_input(draft))
     if analysis is not None:
-        draft.status["analysis"] = analysis
+        draft.set_analysis(analysis)
 
 
 def _apply_decision(draft: Draft, decision: promotion.Decision) -> None:
@@ -409,8 +408,8 @@ def _fail(
         entry["reportedAt"] = reported_at
     others = [f for f in draft.status.get("failedVersions", []) if f.get("version") != target]
     draft.status["failedVersions"] = [*others, entry]
-    if promotion.unfinished_analysis_of(draft.status, target):
-        draft.status.pop("analysis")
+    if draft.analysis.unfinished_of(target):
+        draft.set_analysis(None)
     draft.event(WARNING, c.EVENT_ROLLOUT_FAILED, f"{target} failed ({cause}): {reason}")
     draft.history(target, c.EVENT_ROLLOUT_FAILED, f"{cause}: {reason}")
     draft.progressing = (False, c.REASON_ROLLOUT_STOPPED, f"{target} failed ({cause})")

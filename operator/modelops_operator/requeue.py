@@ -13,15 +13,13 @@ the queue when many roll out at once (1,000 rollouts polled every 2 s is 500 rec
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from modelops_operator import conditions as c
 from modelops_operator import failfast
-from modelops_operator.analysis import Phase
+from modelops_operator.analysis.stored import StoredAnalysis
 from modelops_operator.draft import Draft, progress_since
 
 SLACK_SECONDS = 0.5  # after the moment, not before it: the comparison must already say "due"
-RUNNING = {Phase.PENDING, Phase.RUNNING}
 
 
 def requeue_after(draft: Draft) -> float | None:
@@ -29,7 +27,7 @@ def requeue_after(draft: Draft) -> float | None:
     times = [_until(draft.plan.requeue_at, draft.obs.now)]
     if draft.progressing[0] and draft.progressing[1] != c.REASON_PAUSED:  # paused: an annotation wakes it
         deadline = _until_deadline(draft) if draft.watch_deadline else None
-        times += [deadline, _until_sample(draft.status.get("analysis"))]
+        times += [deadline, _until_sample(draft.analysis)]
         if failfast.still_loading(draft.obs.pods, draft.target):
             times.append(draft.settings.loading_poll_seconds)  # its verdict changes no pod: look
         if all(t is None for t in times):
@@ -52,8 +50,5 @@ def _until_deadline(draft: Draft) -> float | None:
     return max(SLACK_SECONDS, draft.rollback.progress_deadline_seconds - elapsed + SLACK_SECONDS)
 
 
-def _until_sample(analysis: Any) -> float | None:
-    if not isinstance(analysis, dict) or analysis.get("phase") not in RUNNING:
-        return None
-    interval = (analysis.get("thresholds") or {}).get("intervalSeconds")
-    return float(interval) if interval else None
+def _until_sample(analysis: StoredAnalysis) -> float | None:
+    return analysis.interval_seconds if analysis.unfinished else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from modelops_operator.analysis.stored import StoredAnalysis
 from modelops_operator.spec import ModelDeploymentSpec
 
 
@@ -82,7 +83,8 @@ class ObservedRoute:
 class Observed:
     """Everything one reconcile needs: the object, its ModelVersions, the Deployment, pods and time.
 
-    `spec` is the typed view of `md`'s spec, parsed once: by `observe` (passed as `parsed`), else here.
+    `spec` is the typed view of `md`'s spec, parsed once: by `observe` (passed as `parsed`), else here;
+    `analysis` the same for its `status.analysis` (passed as `stored`).
     A stored spec the CRD would refuse today raises ValueError naming the field: the work queue
     reports it on the object (Degraded ReconcileError) and retries it alone, with backoff.
     """
@@ -97,17 +99,26 @@ class Observed:
     analysis_samples: Any = None
     http_route: ObservedRoute | None = None  # only when the spec names one (traffic_routing)
     parsed: ModelDeploymentSpec | None = None
+    stored: StoredAnalysis | None = None
     shadow: ShadowObserved | None = None  # a Shadow rollout's candidate, read only while one runs
 
     def __post_init__(self) -> None:
         if self.parsed is None:
             object.__setattr__(self, "parsed", ModelDeploymentSpec.of(self.md))
+        if self.stored is None:
+            object.__setattr__(self, "stored", StoredAnalysis.of(self.md.get("status")))
 
     @property
     def spec(self) -> ModelDeploymentSpec:
         """The typed spec of `md`."""
         assert self.parsed is not None  # set in __post_init__
         return self.parsed
+
+    @property
+    def analysis(self) -> StoredAnalysis:
+        """The typed `status.analysis` of `md`, as read."""
+        assert self.stored is not None  # set in __post_init__
+        return self.stored
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ and its predictions against the stable version's (issue 17: label shift, mean to
 Pure code plus one thin I/O module: `samples` (parse the server's /metrics), `window` (per-pod counter
 increases over the window), `quantile` (p99 from histogram buckets), `decision` (the verdict),
 `model_aware` (Jensen-Shannon label shift and top-score delta),
-`progress` (the `status.analysis` JSON), `step` (one analysis step), plus `scrape` (pod proxy or
+`progress` (the `status.analysis` JSON), `stored` (its typed view, decoded once per reconcile),
+`step` (one analysis step), plus `scrape` (pod proxy or
 Prometheus) and `hooks` (`collect` and `judge`, the two calls `promotion.py` makes). The last two need
 the Kubernetes client, so they are imported on their own: `from modelops_operator.analysis import hooks`.
 """

@@ -1,9 +1,10 @@
 """The two calls the operator's promotion rule makes: `collect` (I/O, in observe) and `judge` (pure).
 
-`promotion.collect(api, md, thresholds, candidate, pods)` runs during the operator's observation of a
-ModelDeployment; it delegates to `collect` here, which scrapes when the analysis is not final and
-`intervalSeconds` have passed (None otherwise), already while the candidate rolls out. `promotion.decide`
-delegates to `judge`, which folds that snapshot into `status.analysis` and returns the progress;
+`promotion.collect(api, md, thresholds, candidate, pods, stored=...)` runs during the operator's
+observation of a ModelDeployment; it delegates to `collect` here, which scrapes when the analysis is not
+final and `intervalSeconds` have passed (None otherwise), already while the candidate rolls out.
+`promotion.decide` delegates to `judge`, which folds that snapshot into the stored analysis (the typed
+`stored.StoredAnalysis`, decoded once per reconcile, already `resumable`) and returns the progress;
 `progress.action` is one of promotion's verdicts (Promote, Wait, Fail, Hold).
 `promotion.rollout_analysis` calls `judge(..., available=False)` during the rollout: the stable pods'
 baseline is folded in then, the window starts only when the candidate is Available.
@@ -19,11 +20,12 @@ from modelops.versions import InvalidVersionError, canonical
 from modelops_operator.kube import Kube
 from modelops_operator.metrics_auth import MetricsToken
 
-from .decision import Phase, Thresholds
+from .decision import Thresholds
 from .progress import AnalysisProgress
 from .samples import Snapshot
 from .scrape import Targets, prometheus_query, proxy_fetcher, scrape_pods, scrape_prometheus
 from .step import evaluate, is_due, resume
+from .stored import StoredAnalysis
 
 
 def collect(
@@ -33,6 +35,7 @@ def collect(
     candidate: str,
     pods: Iterable[Any],
     *,
+    stored: StoredAnalysis,
     now: datetime,
     port: int = 8080,
     token: MetricsToken | None = None,
@@ -43,13 +46,14 @@ def collect(
 
     `pods` are the operator's observed pods (anything with `.name` and `.version`, the canonical
     version the pod serves); `kube` makes the pod-proxy requests, with `token`'s metrics token
-    (metricsAuth) when the platform turned it on.
+    (metricsAuth) when the platform turned it on; `stored` is `md`'s `status.analysis` (`Observed.analysis`).
     """
     status = md.get("status") or {}
     version, stable = _canonical(candidate), status.get("stableVersion")
     if version == stable:
         return None  # nothing to analyse: the stable version is served (e.g. after a rollback)
-    progress = resume(thresholds, stored_analysis(md), version=version, stable_version=stable)
+    resumed = stored.resumable(status.get("failedVersions") or [])
+    progress = resume(thresholds, resumed.raw, version=version, stable_version=stable)
     if not is_due(progress, now):
         return None
     namespace = md["metadata"]["namespace"]
@@ -60,7 +64,7 @@ def collect(
 
 
 def judge(
-    md: Mapping[str, Any],
+    stored: StoredAnalysis,
     thresholds: Thresholds,
     candidate: str,
     stable: str | None,
@@ -69,32 +73,18 @@ def judge(
     now: datetime,
     available: bool = True,
 ) -> AnalysisProgress:
-    """Fold `snapshot` (from `collect`) into the stored analysis and judge the candidate against
-    `thresholds` (the parsed `spec.rollback.analysis`)."""
+    """Fold `snapshot` (from `collect`) into the `stored` analysis (already `resumable`) and judge the
+    candidate against `thresholds` (the parsed `spec.rollback.analysis`)."""
     version = _canonical(candidate)
     return evaluate(
         thresholds,
-        stored_analysis(md),
+        stored.raw,
         snapshot,
         now,
         version=version,
         stable_version=stable,
         available=available,
     )
-
-
-def stored_analysis(md: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """`status.analysis` to resume from; None (start afresh) for a Failed one whose version was retried.
-
-    A Failed verdict is written together with its `failedVersions` entry; when that entry is gone, the
-    user asked for a retry (modelops.io/retry), so the old verdict must not fail the version again.
-    """
-    status = md.get("status") or {}
-    analysis = status.get("analysis")
-    if not analysis or analysis.get("phase") != Phase.FAILED:
-        return analysis if isinstance(analysis, Mapping) else None
-    failed = {entry.get("version") for entry in status.get("failedVersions") or []}
-    return analysis if analysis.get("version") in failed else None
 
 
 def _canonical(version: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from modelops_operator import promotion
+from modelops_operator.analysis.stored import StoredAnalysis
 from modelops_operator.modelversion import plan_status
 from support.operator_objects import T0, model_deployment, model_version
 
@@ -32,7 +33,7 @@ def test_deployed_in_production_wins_the_seed_status() -> None:
 
 
 def test_promotion_is_immediate_without_analysis() -> None:
-    inp = promotion.PromotionInput(md=model_deployment("v1.1.0"), candidate="v1.1.0", stable="v1.0.0", now=T0)
+    inp = promotion.PromotionInput(stored=StoredAnalysis(), candidate="v1.1.0", stable="v1.0.0", now=T0)
     assert promotion.decide(inp).verdict == promotion.PROMOTE
 
 

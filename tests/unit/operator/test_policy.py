@@ -11,6 +11,7 @@ import yaml
 
 from modelops_operator import builders, observe, policy, reconcile
 from modelops_operator import conditions as c
+from modelops_operator.analysis.stored import StoredAnalysis
 from modelops_operator.policy import Policy, PolicyError
 from modelops_operator.settings import Settings, SettingsError, from_env
 from modelops_operator.spec import ModelDeploymentSpec
@@ -178,10 +179,15 @@ def test_the_operator_never_queries_a_prometheus_url_outside_the_policy(
     row = next(r for r in TABLE if r.name == "prometheus at cloud metadata")
     md = model_deployment_for(row, 3, "team-a")
     spec = ModelDeploymentSpec.of(md)
-    assert observe._samples(None, md, spec, Settings(policy=POLICY), (), now=T0) is None  # type: ignore[arg-type]
+    assert (
+        observe._samples(None, md, spec, Settings(policy=POLICY), (), stored=StoredAnalysis(), now=T0) is None
+    )  # type: ignore[arg-type]
     assert queried == []
     allowed = {**POLICY, "prometheusURLs": ["http://169.254.169.254/"]}
-    assert observe._samples(None, md, spec, Settings(policy=allowed), (), now=T0) == "samples"  # type: ignore[arg-type]
+    assert (
+        observe._samples(None, md, spec, Settings(policy=allowed), (), stored=StoredAnalysis(), now=T0)
+        == "samples"
+    )  # type: ignore[arg-type]
     assert queried == ["v1.3.0"]
 
 

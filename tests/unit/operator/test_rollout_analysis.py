@@ -15,6 +15,7 @@ from modelops_operator import conditions as c
 from modelops_operator import promotion, reconcile
 from modelops_operator.analysis import Snapshot
 from modelops_operator.analysis.samples import parse_exposition
+from modelops_operator.analysis.stored import StoredAnalysis
 from modelops_operator.settings import Settings
 from modelops_operator.state import DeploymentState, Observed, PodState
 from support.operator_objects import later, model_deployment, model_version
@@ -125,7 +126,9 @@ def test_a_latency_regression_against_the_captured_baseline_rolls_back() -> None
 
 def test_without_a_stable_version_nothing_is_measured_during_the_rollout() -> None:
     md = model_deployment(STABLE, replicas=1, rollback=ROLLBACK)
-    inp = promotion.PromotionInput(md, STABLE, None, later(0), Pods().snapshot())
+    inp = promotion.PromotionInput(
+        StoredAnalysis.of(md.get("status")), STABLE, None, later(0), Pods().snapshot()
+    )
     assert promotion.rollout_analysis(inp) is None
     plan = reconcile.plan(Observed(md=md, now=later(0), target_mv=model_version(STABLE)), SETTINGS)
     assert "analysis" not in plan.status

@@ -21,6 +21,7 @@ from kubernetes import client
 from modelops.vocabulary import METRICS_TOKEN_HEADER
 from modelops_operator.analysis import Thresholds, hooks
 from modelops_operator.analysis.samples import ERRORS, REQUESTS
+from modelops_operator.analysis.stored import StoredAnalysis
 from modelops_operator.kube import Kube
 from modelops_operator.metrics_auth import MetricsToken
 from support.recorded_metrics import RecordedPod, prometheus_answer
@@ -107,12 +108,15 @@ def model_deployment(
 
 def collect(kube: Kube, md: dict[str, Any], candidate: str, pods: Any, now: datetime, **kw: Any) -> Any:
     """`hooks.collect` with the thresholds parsed from `md` (the operator parses them in observe)."""
-    return hooks.collect(kube, md, _thresholds(md), candidate, pods, now=now, **kw)
+    stored = StoredAnalysis.of(md.get("status"))
+    return hooks.collect(kube, md, _thresholds(md), candidate, pods, stored=stored, now=now, **kw)
 
 
 def judge(md: dict[str, Any], candidate: str, stable: str, snapshot: Any, now: datetime) -> Any:
-    """`hooks.judge` with the thresholds parsed from `md`."""
-    return hooks.judge(md, _thresholds(md), candidate, stable, snapshot, now=now)
+    """`hooks.judge` with the thresholds parsed from `md` and its analysis as `reconcile` resumes it."""
+    status = md.get("status") or {}
+    stored = StoredAnalysis.of(status).resumable(status.get("failedVersions") or [])
+    return hooks.judge(stored, _thresholds(md), candidate, stable, snapshot, now=now)
 
 
 def _thresholds(md: dict[str, Any]) -> Thresholds:
