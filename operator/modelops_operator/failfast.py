@@ -3,7 +3,7 @@
 The server says in its health JSON (`failure.definitive`) when it found the files and rejected them: a
 digest or signature mismatch, metadata or graph that disagree, a golden answer it cannot give. No
 restart can fix that, so waiting for `progressDeadlineSeconds` only delays the rollback. `observe`
-reads the answer into each `PodState`; `reconcile._detect_failure` (RollingUpdate) and
+reads the answer into each `PodState`; `failure.detect_failure` (RollingUpdate) and
 `canary._pod_failure` (a Canary's pods) ask `definitive_failure`, and
 `requeue` asks `still_loading` to look again shortly while a new pod is still verifying (no pod event
 marks the end of a load that fails, since the pod stays unready either way).
