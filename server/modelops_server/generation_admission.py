@@ -1,0 +1,82 @@
+"""Admission priority: running generations pause between tokens while new requests are being set up.
+
+onnxruntime-genai keeps the GIL while it decodes a token, so with several streams running the event loop
+gets the GIL only between their tokens, and a new request (parsed, validated, rendered and tokenized on
+the loop) waits a token of every running stream at each step of its set-up: its time to first token
+grows with the number of streams. `generation_routes.py` and `grpc_generation.py` take an `Admission`
+as soon as a generation request reaches the handler; `generation_plane.Generation` ends it once the
+request's decoding has started (its first token) or it failed; while any admission is pending, the
+decoding threads wait between tokens (`AdmissionGate.pause`, at most `ADMISSION_WAIT_S` per token, so
+a stuck admission slows running streams but never stops them), leaving the GIL to the loop. A request
+waiting in the queue for a slot is not being set up, so it does not count meanwhile.
+"""
+
+from __future__ import annotations
+
+import threading
+
+# The longest a decoding thread waits between two tokens for pending admissions (then it goes on).
+ADMISSION_WAIT_S = 0.1
+
+
+class AdmissionGate:
+    """Counts the requests being admitted; decoding threads pause while there are any."""
+
+    def __init__(self, wait_s: float = ADMISSION_WAIT_S) -> None:
+        self.wait_s = wait_s
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._clear = threading.Event()
+        self._clear.set()
+
+    @property
+    def pending(self) -> int:
+        """How many admissions are pending now."""
+        return self._pending
+
+    def admit(self) -> Admission:
+        """A request reached its handler: pending until `Admission.end`."""
+        return Admission(self)
+
+    def pause(self) -> bool:
+        """Between two tokens: wait while admissions are pending, at most `wait_s`; True when none are
+        pending (any more), False when the wait ran out."""
+        return self._clear.wait(self.wait_s)
+
+    def _add(self, count: int) -> None:
+        with self._lock:
+            self._pending += count
+            if self._pending:
+                self._clear.clear()
+            else:
+                self._clear.set()
+
+
+class Admission:
+    """One request's admission; `end` it (idempotent) once its decoding started or it failed."""
+
+    def __init__(self, gate: AdmissionGate) -> None:
+        self.gate = gate
+        self._lock = threading.Lock()
+        self._pending = False
+        self.resume()
+
+    @property
+    def pending(self) -> bool:
+        """Whether this admission holds the gate now."""
+        return self._pending
+
+    def resume(self) -> None:
+        """Count as pending (again): set-up work follows."""
+        self._set(True)
+
+    def end(self) -> None:
+        """No longer pending: decoding started, the request failed, or it waits in the queue."""
+        self._set(False)
+
+    def _set(self, pending: bool) -> None:
+        with self._lock:
+            if self._pending == pending:
+                return
+            self._pending = pending
+            self.gate._add(1 if pending else -1)
