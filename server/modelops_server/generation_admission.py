@@ -7,7 +7,8 @@ grows with the number of streams. `generation_routes.py` and `grpc_generation.py
 as soon as a generation request reaches the handler; `generation_plane.Generation` ends it once the
 request's decoding has started (its first token) or it failed; while any admission is pending, the
 decoding threads wait between tokens (`AdmissionGate.pause`, at most `ADMISSION_WAIT_S` per token, so
-a stuck admission slows running streams but never stops them), leaving the GIL to the loop. A request
+a stuck admission slows running streams but never stops them), leaving the GIL to the loop, and a new
+generation waits as long before its prefill while other requests that came with it are being set up. A request
 waiting in the queue for a slot is not being set up, so it does not count meanwhile.
 """
 
@@ -24,10 +25,8 @@ class AdmissionGate:
 
     def __init__(self, wait_s: float = ADMISSION_WAIT_S) -> None:
         self.wait_s = wait_s
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._pending = 0
-        self._clear = threading.Event()
-        self._clear.set()
 
     @property
     def pending(self) -> int:
@@ -38,18 +37,21 @@ class AdmissionGate:
         """A request reached its handler: pending until `Admission.end`."""
         return Admission(self)
 
-    def pause(self) -> bool:
-        """Between two tokens: wait while admissions are pending, at most `wait_s`; True when none are
-        pending (any more), False when the wait ran out."""
-        return self._clear.wait(self.wait_s)
+    def pause(self, own: Admission | None = None) -> bool:
+        """Between two tokens (or before a prefill): wait while admissions other than `own` are pending,
+        at most `wait_s`; True when none are (any more), False when the wait ran out."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._pending <= _holds(own), self.wait_s)
 
     def _add(self, count: int) -> None:
-        with self._lock:
+        with self._changed:
             self._pending += count
-            if self._pending:
-                self._clear.clear()
-            else:
-                self._clear.set()
+            if count < 0:
+                self._changed.notify_all()
+
+
+def _holds(admission: Admission | None) -> int:
+    return 1 if admission is not None and admission.pending else 0
 
 
 class Admission:

@@ -124,6 +124,7 @@ class Generation:
 
         def work() -> None:
             try:
+                self.plane.gate.pause(self.admission)  # the requests arriving with it are set up first
                 outcome = model.run(self.prompt, self.request.sampling, emit, self.cancelled, deadline)
             except BaseException as error:  # reported to the request, never lost in the thread
                 hand_over(error)

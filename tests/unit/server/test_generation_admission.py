@@ -67,6 +67,28 @@ def test_no_admission_means_no_wait_and_ends_are_idempotent() -> None:
     assert gate.pending == 0 and gate.pause() is True
 
 
+def test_a_new_generation_waits_only_for_the_other_admissions() -> None:
+    gate = AdmissionGate(wait_s=LONG_WAIT_S)
+    own = gate.admit()
+    assert gate.pause(own) is True  # its own admission does not hold it back
+    other = gate.admit()
+    entered = threading.Event()
+    resumed: list[bool] = []
+
+    def prefill() -> None:
+        entered.set()
+        resumed.append(gate.pause(own))
+
+    thread = threading.Thread(target=prefill)
+    thread.start()
+    assert entered.wait(10), "the decoding thread did not start"
+    assert not resumed  # held by the other request being set up
+    other.end()
+    thread.join(10)
+    assert not thread.is_alive(), "the prefill did not start after the other admission ended"
+    assert resumed == [True] and gate.pending == 1  # its own admission ends with its first token
+
+
 def _settings(persona: PersonaModels, **overrides: object) -> ServerSettings:
     values: dict[str, object] = {
         "models_dir": persona.root, "model_type": PERSONA, "version": VERSION,
