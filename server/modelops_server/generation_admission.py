@@ -15,6 +15,8 @@ waiting in the queue for a slot is not being set up, so it does not count meanwh
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # The longest a decoding thread waits between two tokens for pending admissions (then it goes on).
 ADMISSION_WAIT_S = 0.1
@@ -71,6 +73,18 @@ class Admission:
     def resume(self) -> None:
         """Count as pending (again): set-up work follows."""
         self._set(True)
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Not pending while the request waits on I/O (a slow body upload, the guardrail's classifier):
+        running streams must not be held back by a client or a service that is slow."""
+        was = self.pending
+        self.end()
+        try:
+            yield
+        finally:
+            if was:
+                self.resume()
 
     def end(self) -> None:
         """No longer pending: decoding started, the request failed, or it waits in the queue."""

@@ -234,7 +234,8 @@ class GenerationPlane:
     async def _start(self, request: GenerationRequest, admission: Admission) -> Generation:
         model = self.model()
         prompt = self.prompt_ids(model, request)
-        verdict = await self.guardrail.check(request.messages)
+        with admission.waiting():
+            verdict = await self.guardrail.check(request.messages)
         if verdict is not None and verdict.blocked:
             return Generation.canned(self, prompt, request, verdict, admission)
         deadline = request.arrival + self.settings.generation_deadline_s

@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from modelops_server.errors import NotFound, ServerError
+from modelops_server.generation_admission import Admission
 from modelops_server.generation_chunks import Chunk
 from modelops_server.generation_payloads import parse_chat_completions, parse_generate, parse_oip_generate
 from modelops_server.generation_plane import Finished, Generation, GenerationRequest
@@ -101,9 +102,12 @@ class GenerationRoutes:
     async def _request(self, request: Request, parse: Callable[..., Any]) -> Any:
         self.routes.authorize(request)
         defaults = self.dataplane.generator().spec.defaults
-        body = await self.routes.body(request)
+        admission: Admission = request.state.admission
+        with admission.waiting():
+            body = await self.routes.body(request)
         parsed = parse(body, self.settings.max_new_tokens, self.settings.max_text_chars, defaults)
-        await self.dataplane.inject_faults()  # after parsing: the latency counts in time to first token
+        with admission.waiting():
+            await self.dataplane.inject_faults()  # after parsing: the latency counts in time to first token
         return parsed
 
     @_admitted

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
+import orjson
 
 from modelops_server.app import create_app
 from modelops_server.generation_admission import AdmissionGate
@@ -135,4 +136,37 @@ async def test_every_request_ends_its_admission(persona: PersonaModels) -> None:
         assert plane.gate.pending == 0
         running.cancel()  # the client goes away: the generation closes
         await _until(lambda: plane.active == 0, "the cancelled generation frees its slot")
+    assert plane.gate.pending == 0
+
+
+def test_waiting_on_io_does_not_hold_the_gate() -> None:
+    gate = AdmissionGate(wait_s=5)
+    admission = gate.admit()
+    with admission.waiting():
+        assert gate.pending == 0 and gate.pause(), "an admission waiting on I/O held the decoders back"
+    assert gate.pending == 1, "set-up work after the I/O counts again"
+    admission.end()
+    with admission.waiting():
+        pass
+    assert gate.pending == 0, "an ended admission came back after the I/O"
+
+
+async def test_a_slow_upload_does_not_hold_running_streams_back(persona: PersonaModels) -> None:
+    settings = _settings(persona, max_generations=2, max_new_tokens=30000)
+    uploading, rest = asyncio.Event(), asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        body = orjson.dumps({"messages": MESSAGES, "max_new_tokens": 2})
+        yield body[:5]
+        uploading.set()
+        await rest.wait()  # the client sends the rest only when the test says so
+        yield body[5:]
+
+    async with _plane(settings) as (client, plane):
+        sent = asyncio.create_task(client.post(GENERATE, content=slow_body()))
+        await asyncio.wait_for(uploading.wait(), 30)
+        await _until(lambda: plane.gate.pending == 0, "the gate is free while the body is uploaded")
+        rest.set()
+        answered = await sent
+        assert answered.status_code == 200, answered.text
     assert plane.gate.pending == 0
