@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from modelops_server.errors import BadRequest, ServerError, TooManyRequests
 from modelops_server.generation import Outcome, Sampling, TextGenerator
+from modelops_server.generation_admission import Admission, AdmissionGate
 from modelops_server.generation_chunks import Chunk, ChunkBuffer, TokenClock
 from modelops_server.guardrail import Guardrail, Verdict
 from modelops_server.logs import get_logger
@@ -76,8 +77,10 @@ class Generation:
         prompt: list[int],
         request: GenerationRequest,
         verdict: Verdict | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.plane = plane
+        self.admission = admission or plane.gate.admit()
         self.prompt = prompt
         self.request = request
         self.verdict = verdict
@@ -89,11 +92,17 @@ class Generation:
 
     @classmethod
     def canned(
-        cls, plane: GenerationPlane, prompt: list[int], request: GenerationRequest, verdict: Verdict
+        cls,
+        plane: GenerationPlane,
+        prompt: list[int],
+        request: GenerationRequest,
+        verdict: Verdict,
+        admission: Admission | None = None,
     ) -> Generation:
         """The crisis response as a finished generation that holds no slot."""
-        generation = cls(plane, prompt, request, verdict)
+        generation = cls(plane, prompt, request, verdict, admission)
         generation._holds_slot = False
+        generation.admission.end()
         text = plane.settings.crisis_response
         generation.queue.put_nowait(Chunk(text, []))
         generation.queue.put_nowait(Finished(Outcome([], text, "guardrail"), len(prompt), verdict))
@@ -108,15 +117,20 @@ class Generation:
 
         def emit(ids: list[int], text: str) -> None:
             clock.tick()
+            self.admission.end()  # decoding started: no longer holds the other streams back
             if self.request.stream:
                 chunks.push(ids, text)
+            self.plane.gate.pause()  # let the loop set up pending requests (generation_admission)
 
         def work() -> None:
             try:
+                self.plane.gate.pause(self.admission)  # the requests arriving with it are set up first
                 outcome = model.run(self.prompt, self.request.sampling, emit, self.cancelled, deadline)
             except BaseException as error:  # reported to the request, never lost in the thread
                 hand_over(error)
                 return
+            finally:
+                self.admission.end()
             rest = chunks.take()
             if rest is not None:  # the last chunk and the end go together: no wait in between
                 hand_over(rest)
@@ -181,6 +195,7 @@ class Generation:
         self._closed = True
         self.cancelled.set()
         self.taken.set()
+        self.admission.end()
         if self._holds_slot:
             self.plane.release()
 
@@ -195,6 +210,7 @@ class GenerationPlane:
         self.active = 0
         self.queued = 0
         self._slots: asyncio.Semaphore | None = None
+        self.gate = AdmissionGate()
         self.guardrail = Guardrail(settings, metrics)
 
     def prompt_ids(self, model: TextGenerator, request: GenerationRequest) -> list[int]:
@@ -205,16 +221,26 @@ class GenerationPlane:
             raise BadRequest(f"'messages' is {len(prompt)} tokens long; the limit is {limit} tokens")
         return prompt
 
-    async def start(self, request: GenerationRequest) -> Generation:
-        """Validate the prompt, wait for a slot (or 429), and start decoding."""
+    async def start(self, request: GenerationRequest, admission: Admission | None = None) -> Generation:
+        """Validate the prompt, wait for a slot (or 429), and start decoding; `admission` (taken when the
+        request reached its handler, else now) ends once decoding started or on an error."""
+        admission = admission or self.gate.admit()
+        try:
+            return await self._start(request, admission)
+        except BaseException:
+            admission.end()
+            raise
+
+    async def _start(self, request: GenerationRequest, admission: Admission) -> Generation:
         model = self.model()
         prompt = self.prompt_ids(model, request)
-        verdict = await self.guardrail.check(request.messages)
+        with admission.waiting():
+            verdict = await self.guardrail.check(request.messages)
         if verdict is not None and verdict.blocked:
-            return Generation.canned(self, prompt, request, verdict)
+            return Generation.canned(self, prompt, request, verdict, admission)
         deadline = request.arrival + self.settings.generation_deadline_s
-        await self._acquire(deadline)
-        generation = Generation(self, prompt, request, verdict)
+        await self._acquire(deadline, admission)
+        generation = Generation(self, prompt, request, verdict, admission)
         self.metrics.prompt_tokens.inc(len(prompt))
         try:
             generation.begin(model, deadline)
@@ -223,7 +249,7 @@ class GenerationPlane:
             raise
         return generation
 
-    async def _acquire(self, deadline: float) -> None:
+    async def _acquire(self, deadline: float, admission: Admission) -> None:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.settings.max_generations)
         if self._slots.locked():
@@ -233,7 +259,9 @@ class GenerationPlane:
                     f"{self.queued} requests are queued; retry later",
                     retry_after=self._retry_after(),
                 )
+            admission.end()  # waiting in the queue is not set-up work: running streams go on
             await self._wait(self._slots, deadline)
+            admission.resume()
         else:
             await self._slots.acquire()
         self.active += 1

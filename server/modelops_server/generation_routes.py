@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from modelops_server.errors import NotFound, ServerError
+from modelops_server.generation_admission import Admission
 from modelops_server.generation_chunks import Chunk
 from modelops_server.generation_payloads import parse_chat_completions, parse_generate, parse_oip_generate
 from modelops_server.generation_plane import Finished, Generation, GenerationRequest
@@ -71,6 +72,25 @@ async def _events(generation: Generation, shape: Shape, trailer: list[Any]) -> A
         yield sse(data)
 
 
+Handler = Callable[["GenerationRoutes", Request], Awaitable[Response]]
+
+
+def _admitted(handler: Handler) -> Handler:
+    """Take an admission as soon as the request reaches its handler (`generation_admission`): running
+    streams pause between tokens while it is set up; the generation ends it, or the handler's error."""
+
+    @functools.wraps(handler)
+    async def admitted(self: GenerationRoutes, request: Request) -> Response:
+        admission = request.state.admission = self.dataplane.generation.gate.admit()
+        try:
+            return await handler(self, request)
+        except BaseException:
+            admission.end()
+            raise
+
+    return admitted
+
+
 class GenerationRoutes:
     """The handlers; `routes` gives the body reader, auth and the data plane."""
 
@@ -82,16 +102,20 @@ class GenerationRoutes:
     async def _request(self, request: Request, parse: Callable[..., Any]) -> Any:
         self.routes.authorize(request)
         defaults = self.dataplane.generator().spec.defaults
-        body = await self.routes.body(request)
+        admission: Admission = request.state.admission
+        with admission.waiting():
+            body = await self.routes.body(request)
         parsed = parse(body, self.settings.max_new_tokens, self.settings.max_text_chars, defaults)
-        await self.dataplane.inject_faults()  # after parsing: the latency counts in time to first token
+        with admission.waiting():
+            await self.dataplane.inject_faults()  # after parsing: the latency counts in time to first token
         return parsed
 
+    @_admitted
     async def generate(self, request: Request) -> Response:
         """POST /api/v1/ml-models/{model_type}/generate"""
         self.routes.seed_model(request)
         parsed: GenerationRequest = await self._request(request, parse_generate)
-        generation = await self.dataplane.generation.start(parsed)
+        generation = await self.dataplane.generation.start(parsed, request.state.admission)
         head = {"model_type": self.settings.model_type, "version": self.dataplane.state.version}
         if not parsed.stream:
             text, done = await generation.collect()
@@ -104,12 +128,13 @@ class GenerationRoutes:
 
         return GenerationStream(generation, _events(generation, shape, []))
 
+    @_admitted
     async def chat_completions(self, request: Request) -> Response:
         """POST /v1/chat/completions (OpenAI-compatible)."""
         model, parsed = await self._request(request, parse_chat_completions)
         if model not in (None, self.settings.model_type):
             raise NotFound(f"unknown model {model!r}; this server serves {self.settings.model_type!r}")
-        generation = await self.dataplane.generation.start(parsed)
+        generation = await self.dataplane.generation.start(parsed, request.state.admission)
         head = {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
             "created": int(time.time()),
@@ -152,6 +177,7 @@ class GenerationRoutes:
 
         return GenerationStream(generation, body())
 
+    @_admitted
     async def oip_generate(self, request: Request) -> Response:
         """POST /v2/models/{name}/generate and /generate_stream (OIP v2 generate extension)."""
         self.dataplane.check_model(request.path_params["name"], request.path_params.get("version"))
@@ -159,7 +185,7 @@ class GenerationRoutes:
         parsed: GenerationRequest = await self._request(
             request, functools.partial(parse_oip_generate, stream=stream)
         )
-        generation = await self.dataplane.generation.start(parsed)
+        generation = await self.dataplane.generation.start(parsed, request.state.admission)
         head = {"model_name": self.settings.model_type, "model_version": self.dataplane.state.version}
         if not stream:
             text, done = await generation.collect()
