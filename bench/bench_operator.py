@@ -303,7 +303,13 @@ def main() -> int:
     parser.add_argument("--counts", default="100,1000")
     parser.add_argument("--namespaces", type=int, default=10)
     parser.add_argument("--idle-seconds", type=float, default=120)
-    parser.add_argument("--settle-seconds", type=float, default=30, help="wait after the last status")
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=90,
+        help="wait after every ModelDeployment is settled: at 1,000 the last ModelVersion reconciles "
+        "go on for about a minute",
+    )
     parser.add_argument("--baseline-ref", default="2867da6", help="git ref of the operator to compare with")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--logs", type=Path, help="keep the operators' logs in this directory")
