@@ -12,26 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 import queue
-import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from contextlib import contextmanager
 from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from modelops_server.dataplane import DataPlane
-from modelops_server.errors import BadRequest, ServerError, TooManyRequests
+from modelops_server.errors import BadRequest
 from modelops_server.generation_chunks import Chunk
 from modelops_server.generation_payloads import generate_request
 from modelops_server.generation_plane import Finished, GenerationRequest
-from modelops_server.grpc_protocol import CODES, GENERATION_SERVICE, check_call, message
-from modelops_server.logs import get_logger, log_event
+from modelops_server.grpc_protocol import GENERATION_SERVICE, check_call, message, served_call
 
-LOG = get_logger("grpc")
 OPTIONAL_FIELDS = ("max_new_tokens", "min_new_tokens", "temperature", "top_p", "top_k", "seed")
 _END = object()  # the relay task is over (finished, failed or cancelled)
 
@@ -61,16 +56,16 @@ class GenerationService:
 
     def generate(self, raw: bytes, context: grpc.ServicerContext) -> Any:
         """Unary: the whole answer once the generation ends."""
-        with self._served("Generate", context):
+        with served_call(self.dataplane.metrics, "Generate", context):
             parsed = self._parse(raw, context)
             pending = asyncio.run_coroutine_threadsafe(self._answer(parsed), self.loop)
             _cancel_with(context, pending)
             return self._response(pending.result())
-        raise AssertionError("unreachable: _served aborts the call on every error")  # pragma: no cover
+        raise AssertionError("unreachable: served_call aborts the call on every error")  # pragma: no cover
 
     def generate_stream(self, raw: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
         """Server streaming: one TextChunk per printable piece of text, then the final GenerateResponse."""
-        with self._served("GenerateStream", context):
+        with served_call(self.dataplane.metrics, "GenerateStream", context):
             parsed = dataclasses.replace(self._parse(raw, context), stream=True)  # chunks as they come
             items: queue.SimpleQueue[object] = queue.SimpleQueue()
             pending = asyncio.run_coroutine_threadsafe(self._relay(parsed, items.put), self.loop)
@@ -128,33 +123,6 @@ class GenerationService:
             text=outcome.text, token_ids=outcome.token_ids, finish_reason=outcome.finish_reason,
             usage=done.usage, **verdict,
         )  # fmt: skip
-
-    @contextmanager
-    def _served(self, name: str, context: grpc.ServicerContext) -> Iterator[None]:
-        """Count and time the call; a ServerError becomes the matching gRPC status."""
-        started, status, endpoint = time.perf_counter(), 200, f"grpc_{name}"
-        try:
-            yield
-        except ServerError as error:
-            status = error.status
-            if isinstance(error, TooManyRequests):
-                context.set_trailing_metadata(
-                    (("retry-after", str(error.retry_after)),
-                     ("grpc-retry-pushback-ms", str(1000 * error.retry_after)))
-                )  # fmt: skip
-            context.abort(CODES.get(status, grpc.StatusCode.INTERNAL), str(error))
-        except futures.CancelledError:
-            status = 499  # the client cancelled or its deadline passed; nobody reads this status
-            context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
-        except Exception as error:  # last resort: INTERNAL, and the server keeps serving
-            status = 500
-            log_event(LOG, "grpc_request_failed", logging.ERROR, method=name, error=repr(error))
-            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}")
-        finally:
-            metrics = self.dataplane.metrics
-            metrics.requests.labels(endpoint, str(status)).inc()
-            if not 400 <= status < 500:
-                metrics.request_duration.labels(endpoint).observe(time.perf_counter() - started)
 
 
 def _cancel_with(context: grpc.ServicerContext, pending: futures.Future[Any]) -> None:

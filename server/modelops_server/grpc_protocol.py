@@ -1,5 +1,6 @@
 """The gRPC message classes, compiled from `protos/*.proto` when this module is imported, and what every
-gRPC method shares: the HTTP-status-to-gRPC-code table and the size and bearer-token check.
+gRPC method shares: the HTTP-status-to-gRPC-code table, the size and bearer-token check, and `served_call`
+(every ServerError becomes its gRPC status; the call is counted and timed).
 
 grpcio-tools' protoc turns the .proto files (OIP v2's `inference` package and modelops' own
 `modelops.generation.v1`) into a descriptor set that goes into a private descriptor pool, so no generated
@@ -10,7 +11,12 @@ that registers the same `inference.*` names in the default pool of the same proc
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,8 +26,11 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from grpc_tools import protoc
 
 from modelops_server.auth import check_bearer
-from modelops_server.errors import PayloadTooLarge
+from modelops_server.errors import PayloadTooLarge, ServerError, TooManyRequests
+from modelops_server.logs import get_logger, log_event
+from modelops_server.metrics import ServerMetrics
 
+LOG = get_logger("grpc")
 PROTOS = ("oip_v2.proto", "modelops_generation.proto")
 SERVICE = "inference.GRPCInferenceService"
 GENERATION_SERVICE = "modelops.generation.v1.GenerationService"
@@ -74,3 +83,31 @@ def check_call(raw: bytes, context: grpc.ServicerContext, limit: int, token: str
         raise PayloadTooLarge(f"request message of {len(raw)} bytes exceeds the limit of {limit} bytes")
     metadata = dict(context.invocation_metadata() or ())
     check_bearer(str(metadata.get("authorization", "")), token)
+
+
+@contextmanager
+def served_call(metrics: ServerMetrics, name: str, context: grpc.ServicerContext) -> Iterator[None]:
+    """Count and time the call of method `name`; a ServerError aborts it with the matching gRPC status
+    (429 with `retry-after` trailers), a cancelled task with CANCELLED, anything else with INTERNAL."""
+    started, status, endpoint = time.perf_counter(), 200, f"grpc_{name}"
+    try:
+        yield
+    except ServerError as error:
+        status = error.status
+        if isinstance(error, TooManyRequests):
+            context.set_trailing_metadata(
+                (("retry-after", str(error.retry_after)),
+                 ("grpc-retry-pushback-ms", str(1000 * error.retry_after)))
+            )  # fmt: skip
+        context.abort(CODES.get(status, grpc.StatusCode.INTERNAL), str(error))
+    except futures.CancelledError:
+        status = 499  # the client cancelled or its deadline passed; nobody reads this status
+        context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
+    except Exception as error:  # last resort: INTERNAL, and the server keeps serving
+        status = 500
+        log_event(LOG, "grpc_request_failed", logging.ERROR, method=name, error=repr(error))
+        context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}")
+    finally:
+        metrics.requests.labels(endpoint, str(status)).inc()
+        if not 400 <= status < 500:  # a refused caller is not a served request
+            metrics.request_duration.labels(endpoint).observe(time.perf_counter() - started)

@@ -11,8 +11,6 @@ the gRPC status matching its HTTP status (400/413 INVALID_ARGUMENT, 401 UNAUTHEN
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from collections.abc import Callable
 from concurrent import futures
 from typing import Any
@@ -22,9 +20,9 @@ from google.protobuf.message import DecodeError
 
 from modelops_server.binary import EXTENSIONS
 from modelops_server.dataplane import DataPlane
-from modelops_server.errors import BadRequest, NotReady, ServerError
+from modelops_server.errors import BadRequest, NotReady
 from modelops_server.grpc_generation import GenerationService
-from modelops_server.grpc_protocol import CODES, METHODS, SERVICE, check_call, message
+from modelops_server.grpc_protocol import METHODS, SERVICE, check_call, message, served_call
 from modelops_server.logs import get_logger, log_event
 from modelops_server.payloads import InferInput, InferRequest
 from modelops_server.settings import ServerSettings
@@ -71,12 +69,9 @@ class InferenceService:
 
     def _wrap(self, name: str, handle: Handler, guarded: bool) -> Callable[[bytes, Any], Any]:
         request_type = message(f"{name}Request")
-        counter, duration = self.dataplane.metrics.requests, self.dataplane.metrics.request_duration
-        endpoint = f"grpc_{name}"
 
         def call(raw: bytes, context: grpc.ServicerContext) -> Any:
-            started, status = time.perf_counter(), 200
-            try:
+            with served_call(self.dataplane.metrics, name, context):
                 if guarded:
                     self._guard(raw, context)
                 try:
@@ -84,17 +79,9 @@ class InferenceService:
                 except DecodeError as error:
                     raise BadRequest(f"{name} request is not a valid protobuf message: {error}") from error
                 return handle(request)
-            except ServerError as error:
-                status = error.status
-                context.abort(CODES.get(error.status, grpc.StatusCode.INTERNAL), str(error))
-            except Exception as error:  # last resort: INTERNAL, and the server keeps serving
-                status = 500
-                log_event(LOG, "grpc_request_failed", logging.ERROR, method=name, error=repr(error))
-                context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}")
-            finally:
-                counter.labels(endpoint, str(status)).inc()
-                if not 400 <= status < 500:  # a refused caller is not a served request
-                    duration.labels(endpoint).observe(time.perf_counter() - started)
+            raise AssertionError(
+                "unreachable: served_call aborts the call on every error"
+            )  # pragma: no cover
 
         return call
 
