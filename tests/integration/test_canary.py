@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 
 from modelops.vocabulary import ABORT_ANNOTATION, PROMOTE_ANNOTATION
-from modelops_operator import builders, controller
+from modelops_operator import builders
 from modelops_operator.kube import Kube, KubeError, custom_path
-from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
-from support.operator_objects import create, model_deployment, model_version
+from support.operator_objects import create, model_deployment, reconciled, rollout_started
 
 SETTINGS = Settings()
 STEPS = [{"weight": 25, "pauseSeconds": 30}, {"pause": True}]
@@ -76,10 +75,7 @@ def _deployment(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
 
 
 def _reconcile(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
-    controller.reconcile_model_deployment(kube, SETTINGS, OperatorMetrics(), namespace, name)
-    md = kube.get(_md_path(namespace, name))
-    assert md is not None
-    return md
+    return reconciled(kube, namespace, name, SETTINGS)
 
 
 def _events(kube: Kube, namespace: str, reason: str) -> list[dict[str, Any]]:
@@ -93,22 +89,7 @@ def _annotate(kube: Kube, namespace: str, name: str, key: str, value: str) -> No
 
 def _canary_started(kube: Kube, namespace: str) -> str:
     """v1.1.0 stable on 4 pods, then spec.version v1.2.0 with a Canary rollout; one reconcile."""
-    for version in ("v1.1.0", "v1.2.0"):
-        create(kube, model_version(version, namespace=namespace))
-    md = create(kube, model_deployment("v1.1.0", namespace=namespace, replicas=4))
-    name = str(md["metadata"]["name"])
-    kube.apply(builders.build_deployment(md, model_version("v1.1.0", namespace=namespace), SETTINGS))
-    kube.write_status(_md_path(namespace, name), {"servingVersion": "v1.1.0", "stableVersion": "v1.1.0"})
-    rollout = {"strategy": "Canary", "steps": STEPS}
-    kube.json_patch(
-        _md_path(namespace, name),
-        [
-            {"op": "replace", "path": "/spec/version", "value": "v1.2.0"},
-            {"op": "replace", "path": "/spec/rollout", "value": rollout},
-        ],
-    )
-    _reconcile(kube, namespace, name)
-    return name
+    return rollout_started(kube, namespace, {"strategy": "Canary", "steps": STEPS}, replicas=4)
 
 
 def test_a_canary_runs_as_a_second_deployment_behind_the_one_service(kube: Kube, namespace: str) -> None:

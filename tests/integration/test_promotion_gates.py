@@ -18,12 +18,12 @@ from kubernetes import client, config
 from modelops import gates
 from modelops.registry import ModelRegistry, PromotionBlockedError
 from modelops.registry.kubernetes import KubernetesBackend
-from modelops_operator import builders, controller, modelversion
+from modelops_operator import builders, modelversion
 from modelops_operator.kube import Kube, KubeError, custom_path
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
 from support.cluster import Poller
-from support.operator_objects import MODEL, create, model_deployment, model_version
+from support.operator_objects import MODEL, create, model_deployment, model_version, reconciled
 
 SETTINGS = Settings()
 PROMOTION = {
@@ -58,10 +58,7 @@ def _set_version(kube: Kube, namespace: str, name: str, version: str) -> None:
 
 
 def _reconcile(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
-    controller.reconcile_model_deployment(kube, SETTINGS, OperatorMetrics(), namespace, name)
-    md = kube.get(custom_path(namespace, "modeldeployments", name))
-    assert md is not None
-    return md
+    return reconciled(kube, namespace, name, SETTINGS)
 
 
 def _degraded(md: dict[str, Any]) -> dict[str, Any]:

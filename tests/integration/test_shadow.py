@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 
 from modelops.vocabulary import ABORT_ANNOTATION
-from modelops_operator import builders, controller
+from modelops_operator import builders
 from modelops_operator.kube import Kube, KubeError, custom_path
-from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
-from support.operator_objects import create, model_deployment, model_version
+from support.operator_objects import create, model_deployment, reconciled, rollout_started
 
 SETTINGS = Settings()
 SHADOW = {"strategy": "Shadow", "shadow": {"sampleFraction": 0.5, "durationSeconds": 30}}
@@ -71,28 +70,11 @@ def _path(namespace: str, name: str) -> str:
 
 
 def _reconcile(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
-    controller.reconcile_model_deployment(kube, SETTINGS, OperatorMetrics(), namespace, name)
-    md = kube.get(_path(namespace, name))
-    assert md is not None
-    return md
+    return reconciled(kube, namespace, name, SETTINGS)
 
 
 def _shadow_started(kube: Kube, namespace: str) -> str:
-    for version in ("v1.1.0", "v1.2.0"):
-        create(kube, model_version(version, namespace=namespace))
-    md = create(kube, model_deployment("v1.1.0", namespace=namespace))
-    name = str(md["metadata"]["name"])
-    kube.apply(builders.build_deployment(md, model_version("v1.1.0", namespace=namespace), SETTINGS))
-    kube.write_status(_path(namespace, name), {"servingVersion": "v1.1.0", "stableVersion": "v1.1.0"})
-    kube.json_patch(
-        _path(namespace, name),
-        [
-            {"op": "replace", "path": "/spec/version", "value": "v1.2.0"},
-            {"op": "add", "path": "/spec/rollout", "value": SHADOW},
-        ],
-    )
-    _reconcile(kube, namespace, name)
-    return name
+    return rollout_started(kube, namespace, SHADOW)
 
 
 def test_a_shadow_gets_its_own_objects_and_an_abort_reverts(kube: Kube, namespace: str) -> None:
