@@ -2,7 +2,8 @@
 
 Used by the e2e fixtures (`tests/e2e/conftest.py`), the integration fixtures
 (`tests/integration/conftest.py`) and every test that waits for cluster state. Nothing here sleeps
-for synchronisation: `Poller` checks repeatedly and fails with what it saw last.
+for synchronisation: `Poller` checks repeatedly and fails with what it saw last. `stop_process` ends a
+server a fixture started (Prometheus, the S3 server, the operator).
 """
 
 from __future__ import annotations
@@ -143,3 +144,15 @@ def temporary_namespace(kubectl: Kubectl, prefix: str, timeout: float = 30) -> I
         yield name
     finally:
         kubectl.run("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM a server the test started, SIGKILL it when it is still there after `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)

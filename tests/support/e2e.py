@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from support.cluster import Kubectl, Poller
+from support.cluster import Kubectl, Poller, stop_process
 from support.models import make_model_dir
 from support.s3server import S3Server
 
@@ -88,12 +88,8 @@ class OperatorProcess:
             self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process:
+            stop_process(self.process, timeout=20)
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -28,7 +28,7 @@ from localkube_py.settings import read_versions
 from modelops_operator.analysis.decision import Phase, Thresholds
 from modelops_operator.analysis.samples import Snapshot
 from modelops_operator.analysis.step import evaluate
-from support.cluster import Poller
+from support.cluster import Poller, stop_process
 from support.s3server import free_port
 from support.tools import cache_dir
 
@@ -117,12 +117,7 @@ def running_prometheus(kubeconfig: Path, namespace: str, work: Path) -> Iterator
         Poller(READY_TIMEOUT_S, interval=0.2, what="Prometheus ready").until(lambda: _ready(server, process))
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=20)
 
 
 def _ready(server: Prometheus, process: subprocess.Popen[bytes]) -> bool:

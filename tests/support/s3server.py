@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from localkube_py.settings import read_versions
+from support.cluster import stop_process
 
 REGION = "us-east-1"
 
@@ -123,9 +124,4 @@ def running_s3_server(workdir: Path, host: str = "127.0.0.1") -> Iterator[S3Serv
         _wait_listening(host, port, process, log)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, timeout=10)
