@@ -81,5 +81,5 @@ def node_ready(server: str, pki: Path, node: str) -> bool:
     status, body = get(f"{server}/api/v1/nodes/{node}", tls_context(pki, "admin"))
     if status != 200:
         return False
-    conditions = json.loads(body).get("status", {}).get("conditions", [])
+    conditions = (json.loads(body).get("status") or {}).get("conditions") or []
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)

@@ -18,7 +18,7 @@ import pytest
 from localkube_py.loopback import BinariesMissingError, loopback_plane, start_plane, stop_plane
 from localkube_py.settings import REPO_ROOT, Layout
 from modelops_operator.kube import Kube, load_client
-from support.cluster import Kubectl, Poller, temporary_namespace
+from support.cluster import Kubectl, Poller, condition_is, temporary_namespace
 from support.tools import gateway_api_crd
 
 CRDS_DIR = REPO_ROOT / "crds"
@@ -77,9 +77,9 @@ def http_routes(apiserver: ApiServer) -> None:
 
 
 def _established(client: Kubectl, name: str) -> bool:
-    crd = client.get("customresourcedefinition", name) or {}
-    conditions = crd.get("status", {}).get("conditions", [])
-    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+    # A CRD applied from a manifest that carries `status: {conditions: null}` (Gateway API's do) reads
+    # back with null conditions until the apiextensions controller fills them; condition_is allows that.
+    return condition_is(client.get("customresourcedefinition", name), "Established", "True")
 
 
 @pytest.fixture(scope="session")

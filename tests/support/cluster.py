@@ -114,7 +114,7 @@ class Kubectl:
 
 def condition(obj: Mapping[str, Any], kind: str) -> dict[str, Any] | None:
     """The status condition of type `kind`, or None."""
-    for item in obj.get("status", {}).get("conditions", []) or []:
+    for item in (obj.get("status") or {}).get("conditions") or []:
         if item.get("type") == kind:
             return dict(item)
     return None
