@@ -48,9 +48,7 @@ def _key_file(path: Path) -> Path:
 
 
 def _md(kubectl: Kubectl, namespace: str) -> dict[str, Any]:
-    found = kubectl.get("modeldeployment", NAME, namespace)
-    assert found is not None
-    return found
+    return kubectl.existing("modeldeployment", NAME, namespace)
 
 
 def _stable(kubectl: Kubectl, namespace: str, version: str) -> dict[str, Any] | None:

@@ -52,9 +52,7 @@ def _set_version(kubectl: Kubectl, namespace: str, version: str) -> None:
 
 
 def _md(kubectl: Kubectl, namespace: str) -> dict[str, Any]:
-    found = kubectl.get("modeldeployment", NAME, namespace)
-    assert found is not None
-    return found
+    return kubectl.existing("modeldeployment", NAME, namespace)
 
 
 def _stable(kubectl: Kubectl, namespace: str, version: str) -> dict[str, Any] | None:

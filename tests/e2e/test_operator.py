@@ -70,9 +70,7 @@ def _deployment_object(namespace: str, root: Path, version: str, image: str) -> 
 
 
 def _md(kubectl: Kubectl, namespace: str) -> dict[str, Any]:
-    found = kubectl.get("modeldeployment", NAME, namespace)
-    assert found is not None
-    return found
+    return kubectl.existing("modeldeployment", NAME, namespace)
 
 
 def _set_version(kubectl: Kubectl, namespace: str, version: str) -> None:

@@ -84,9 +84,7 @@ def _deployment(namespace: str, root: Path, version: str, image: str) -> dict[st
 
 
 def _md(kubectl: Kubectl, namespace: str) -> dict[str, Any]:
-    found = kubectl.get("modeldeployment", NAME, namespace)
-    assert found is not None
-    return found
+    return kubectl.existing("modeldeployment", NAME, namespace)
 
 
 def _wait_stable(kubectl: Kubectl, namespace: str, version: str) -> None:

@@ -53,9 +53,7 @@ def _md(namespace: str, env: str, version: str, root: Path, image: str) -> dict[
 
 
 def _get(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
-    found = kubectl.get("modeldeployment", name, namespace)
-    assert found is not None
-    return found
+    return kubectl.existing("modeldeployment", name, namespace)
 
 
 def _wait_stable(

@@ -105,6 +105,12 @@ class Kubectl:
             raise
         return dict(found)
 
+    def existing(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        """The object; fails the test, naming it, when it does not exist."""
+        found = self.get(kind, name, namespace)
+        assert found is not None, f"{kind} {namespace or ''}/{name} does not exist"
+        return found
+
     def apply(self, *manifests: Mapping[str, Any], namespace: str | None = None) -> str:
         """Server-side apply of the given objects."""
         scope = ["-n", namespace] if namespace else []

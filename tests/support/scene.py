@@ -26,9 +26,7 @@ class ModelDeploymentScene:
     operator: OperatorProcess
 
     def md(self) -> dict[str, Any]:
-        found = self.kubectl.get("modeldeployment", self.name, self.namespace)
-        assert found is not None, f"ModelDeployment {self.name} disappeared"
-        return found
+        return self.kubectl.existing("modeldeployment", self.name, self.namespace)
 
     def set_version(self, version: str) -> None:
         patch = json.dumps({"spec": {"version": version}})
