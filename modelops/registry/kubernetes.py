@@ -245,7 +245,7 @@ class KubernetesBackend:
             )
         except ApiException as error:
             raise _api_error(f"listing {plural}", error) from error
-        return list(cast(dict[str, Any], listing).get("items", []))
+        return list(cast(dict[str, Any], listing).get("items") or [])
 
     def with_artifact(self, record: VersionRecord) -> VersionRecord:
         """The record, its artifact derived from the models directory's manifest when not given."""

@@ -38,6 +38,8 @@ from modelops_operator.workqueue import Backoff, WorkQueue
 
 MD, MV = MODEL_DEPLOYMENTS, MODEL_VERSIONS
 OWNED = {MANAGED_BY_LABEL: MANAGER}
+OWNED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGER}"
+OWNED_APIS = (("/apis/apps/v1", "deployments"), ("/api/v1", "pods"))  # what the owned-object watches see
 METADATA_LIST = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}
 # kopf's watch timing. The apiserver ends each watch request after WATCH_SERVER_S; the client gives up
 # on a request that outlives that by WATCH_CLIENT_MARGIN_S (the answer never came: a dead connection),
@@ -149,6 +151,7 @@ def on_model_version(runtime: Runtime, event_type: str | None, body: Any) -> Non
 def on_owned(runtime: Runtime, kind: str, event_type: str | None, body: Any) -> None:
     """A Deployment or pod (`kind`) the operator owns changed what a reconcile reads: its
     ModelDeployment looks again, after `owned_debounce_seconds` (the events of that while are one)."""
+    runtime.watch.delivered(event_type, body)
     meta = body.get("metadata") or {}
     owner = (meta.get("labels") or {}).get(INSTANCE_LABEL)
     if owner and runtime.owned.changed(kind, event_type, body):
@@ -196,8 +199,20 @@ def _metadata(runtime: Runtime, plural: str) -> list[dict[str, Any]]:
     """The metadata of every watched object of `plural` (a metadata-only list: no specs, no statuses)."""
     namespaces = runtime.settings.namespaces
     paths = [custom_path(ns, plural) for ns in namespaces] or [f"{GROUP_PATH}/{plural}"]
-    found = [runtime.kube.request("GET", path, headers=METADATA_LIST) for path in paths]
-    return [item["metadata"] for listed in found for item in listed.get("items", [])]
+    return _list_metadata(runtime, paths)
+
+
+def _owned_metadata(runtime: Runtime, api: str, plural: str) -> list[dict[str, Any]]:
+    """The metadata of every object of `plural` (under `api`) that the owned-object watch selects."""
+    namespaces = runtime.settings.namespaces
+    paths = [f"{api}/namespaces/{ns}/{plural}" for ns in namespaces] or [f"{api}/{plural}"]
+    return _list_metadata(runtime, paths, OWNED_SELECTOR)
+
+
+def _list_metadata(runtime: Runtime, paths: list[str], selector: str | None = None) -> list[dict[str, Any]]:
+    query = {"labelSelector": selector} if selector else None
+    found = [runtime.kube.request("GET", path, headers=METADATA_LIST, query=query) for path in paths]
+    return [item["metadata"] for listed in found for item in listed.get("items") or []]  # null when none
 
 
 def resync_once(runtime: Runtime) -> None:
@@ -208,11 +223,14 @@ def resync_once(runtime: Runtime) -> None:
 
 
 def list_watched(runtime: Runtime) -> list[Listed]:
-    """Every watched ModelDeployment and ModelVersion, as the watch check compares them."""
+    """Every object a watch delivers, as the watch check compares them: the ModelDeployments and
+    ModelVersions, and the Deployments and pods the operator owns (a stalled owned-object watch
+    would otherwise leave rollouts, readiness and fail-fast rollback to the safety resync)."""
+    found = [(plural, meta) for plural in (MD, MV) for meta in _metadata(runtime, plural)]
+    found += [(plural, meta) for api, plural in OWNED_APIS for meta in _owned_metadata(runtime, api, plural)]
     return [
         Listed(meta["uid"], meta["resourceVersion"], f"{plural} {meta['namespace']}/{meta['name']}")
-        for plural in (MD, MV)
-        for meta in _metadata(runtime, plural)
+        for plural, meta in found
     ]
 
 

@@ -142,7 +142,7 @@ class Kube:
         query = {
             k: v for k, v in (("labelSelector", selector), ("fieldSelector", field_selector)) if v
         } or None
-        items: list[dict[str, Any]] = self.request("GET", path, query=query).get("items", [])
+        items: list[dict[str, Any]] = self.request("GET", path, query=query).get("items") or []
         return items
 
     def apply(self, obj: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:

@@ -5,12 +5,13 @@ stream hung on a dead connection, or a resource kopf left unresolved because the
 did not list the modelops.io group yet when kopf scanned it after a restart (kopf scans again only on
 a CRD change). Such an operator reconciles only at its slow safety resync, until someone deletes its pod.
 
-`handlers` tells `WatchCheck.delivered` the resourceVersion of every ModelDeployment and ModelVersion
-event the watches deliver, and a thread (`check_forever`) lists the same objects every
-`watch_check_seconds`. An object listed with the same resourceVersion at two checks in a row that no
-watch event carried proves the watch is not delivering (a live watch carries every version within
-moments): `problem` then names it, the `kopf.on.probe` handler fails, /healthz answers 500 and the
-kubelet restarts the pod. A list that fails gives no verdict: an apiserver outage is no reason to restart.
+`handlers` tells `WatchCheck.delivered` the resourceVersion of every event the watches deliver
+(ModelDeployments, ModelVersions, and the Deployments and pods the operator owns: each its own stream),
+and a thread (`check_forever`) lists the same objects, metadata only, every `watch_check_seconds`. An
+object listed with the same resourceVersion at two checks in a row that no watch event carried proves
+its watch is not delivering (a live watch carries every version within moments): `problem` names it,
+the `kopf.on.probe` handler fails, /healthz answers 500 and the kubelet restarts the pod. A list that
+fails gives no verdict: an apiserver outage is no reason to restart.
 
 `main` first waits (`await_discovery`, bounded) until discovery lists the modelops.io resources, so a
 start beside a restarting apiserver does not leave them unresolved in the first place.

@@ -11,7 +11,7 @@ from modelops_operator import builders, controller, modelversion
 from modelops_operator.kube import Kube, KubeError, custom_path, object_path
 from modelops_operator.metrics import OperatorMetrics
 from modelops_operator.settings import Settings
-from support.cluster import Poller
+from support.cluster import Poller, temporary_namespace
 from support.operator_objects import DIGEST, create, model_deployment, model_version
 
 SETTINGS = Settings()
@@ -193,3 +193,42 @@ def test_resync_reconciles_every_object_of_the_watched_namespace(kube: Kube, nam
     mv = kube.get(custom_path(namespace, "modelversions", "safety-classifier-v1-0-0"))
     assert mv is not None and mv["status"]["phase"] == "Registered"
     assert not kube.get(custom_path(namespace, "modeldeployments", name))["metadata"].get("finalizers")  # type: ignore[index]
+
+
+def _unowned_deployment(namespace: str) -> dict[str, Any]:
+    labels = {"app": "unowned"}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "unowned", "namespace": namespace, "labels": labels},
+        "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": "c", "image": "example.invalid/c"}]}}},
+    }  # fmt: skip
+
+
+def test_the_watch_check_lists_the_owned_deployments_beside_the_custom_objects(
+    apiserver: Any, kube: Kube, namespace: str
+) -> None:
+    """What the liveness watch check compares with the watches' deliveries: every watched stream's
+    objects, label-selected like the owned-object watches (a Deployment the operator does not own is
+    no evidence about any watch). A watched namespace with nothing in it is listed too: the apiserver
+    answers a metadata-only list of nothing with `items: null`, which once failed the whole resync and
+    left the watch check without a verdict for ever."""
+    from modelops_operator import handlers
+
+    create(kube, model_version("v1.0.0", namespace=namespace))
+    name = create(kube, model_deployment("v1.0.0", namespace=namespace))["metadata"]["name"]
+    kube.request("POST", f"/apis/apps/v1/namespaces/{namespace}/deployments", _unowned_deployment(namespace))
+    with temporary_namespace(apiserver.client, "it-empty") as empty:
+        runtime = handlers.Runtime(Settings(namespaces=(namespace, empty)), kube, OperatorMetrics())
+        handlers.resync_once(runtime)
+        assert runtime.queue.run_due() == 2
+        labels = {listed.label for listed in handlers.list_watched(runtime)}
+    pods = {label for label in labels if label.startswith("pods ")}
+    assert labels - pods == {
+        f"modeldeployments {namespace}/{name}",
+        f"modelversions {namespace}/safety-classifier-v1-0-0",
+        f"deployments {namespace}/{name}",
+    }, labels
+    # The controller manager makes the owned Deployment's pods (no kubelet runs them); none of the other.
+    assert all(pod.startswith(f"pods {namespace}/{name}-") for pod in pods), pods

@@ -115,3 +115,18 @@ def test_discovery_that_fails_is_not_ready() -> None:
         raise ConnectionRefusedError(path)
 
     assert not discovered(down, ["modeldeployments"])
+
+
+def test_owned_deployments_and_pods_count_as_delivered() -> None:
+    """The owned-object watches are streams of their own: what they deliver is recorded too, so only a
+    stalled stream (not one that carries no ModelDeployment) is named."""
+    rt = handlers.Runtime(Settings(), kube=None, metrics=OperatorMetrics())  # type: ignore[arg-type]
+    owned = {"metadata": {**body("d", "7")["metadata"], "labels": {handlers.INSTANCE_LABEL: "md"}}}
+    handlers.on_owned(rt, "Deployment", "MODIFIED", owned)
+    stalled = Listed("p", "8", "pods ns/p")
+    for _ in range(2):
+        rt.watch.listed([listed("d", "7"), stalled])
+    assert (
+        rt.watch.problem()
+        == "watch streams are not delivering: no event carried the current version of pods ns/p"
+    )
