@@ -3,7 +3,7 @@ mapping; the apiserver behaviour is in tests/integration/test_registry_kubernete
 
 from __future__ import annotations
 
-from modelops.registry.kubernetes import record_from_deployment, record_from_version, version_object
+from modelops.registry.kubernetes_objects import record_from_deployment, record_from_version, version_object
 from modelops.registry.records import Artifact, VersionRecord
 
 ARTIFACT = Artifact(uri="/models/safety_classifier/v1.0.0", sha256="a" * 64, signature_secret="keys")
