@@ -12,25 +12,15 @@ from modelops_operator import conditions as c
 from modelops_operator.analysis import Snapshot
 from modelops_operator.analysis.samples import ERRORS, REQUESTS
 from modelops_operator.settings import Settings
-from modelops_operator.state import DeploymentState, Observed, PodState
+from modelops_operator.state import Observed, PodState
 from support.operator_objects import T0, later, model_deployment, model_version
+from support.reconcile_scenes import cond, done, reasons
 
 SETTINGS = Settings()
 NAME = "safety-classifier-production"
 SLOT_B = f"{NAME}-b"
 STABLE, NEW = "v1.1.0", "v1.2.0"
 STEPS = [{"weight": 25, "pauseSeconds": 30}, {"weight": 50, "pauseSeconds": 30}]
-
-
-def done(version: str, replicas: int) -> DeploymentState:
-    return DeploymentState(
-        version=version,
-        replicas=replicas,
-        status_replicas=replicas,
-        updated=replicas,
-        ready=replicas,
-        available=replicas,
-    )
 
 
 def pods(version: str, count: int, *, ready: bool = True, restarts: int = 0) -> tuple[PodState, ...]:
@@ -89,16 +79,6 @@ def replicas(obj: dict[str, Any] | None) -> int:
     return int(obj["spec"]["replicas"])
 
 
-def reasons(result: reconcile.Plan) -> list[str]:
-    return [e.reason for e in result.events]
-
-
-def condition(result: reconcile.Plan, kind: str) -> dict[str, Any]:
-    found = c.find(result.status["conditions"], kind)
-    assert found is not None
-    return found
-
-
 def at_first_step() -> tuple[dict[str, Any], reconcile.Plan]:
     """The canary started, then its 1 pod ready and the stable Deployment down to 3: step 1 reached."""
     md = canary_md()
@@ -121,7 +101,7 @@ def test_start_creates_the_canary_deployment_beside_the_stable_one() -> None:
     assert canary["spec"]["selector"]["matchLabels"][builders.SLOT_LABEL] == "b"
     state = result.status["canary"]
     assert state["step"] == 0 and state["weight"]["message"] == "asked 25%, serving 1/4 = 25%"
-    assert condition(result, c.PROGRESSING)["status"] == "True"
+    assert cond(result, c.PROGRESSING)["status"] == "True"
     assert result.status["stableVersion"] == STABLE
 
 
@@ -190,7 +170,7 @@ def test_promotion_makes_the_canary_deployment_the_stable_one_without_a_new_temp
     assert flipped.deployment["spec"]["template"] == canary_template, "a new template restarts the pods"
     assert NAME in flipped.scale_to_zero
     assert c.EVENT_PROMOTED in reasons(flipped)
-    assert condition(flipped, c.PROGRESSING)["reason"] == c.REASON_ROLLOUT_COMPLETE
+    assert cond(flipped, c.PROGRESSING)["reason"] == c.REASON_ROLLOUT_COMPLETE
     # The next reconcile reads the new stable slot: a fixed point that keeps the same template.
     md = after(md, flipped)
     steady = Observed(
@@ -315,7 +295,7 @@ def test_a_canary_pod_never_ready_fails_at_the_readiness_deadline() -> None:
 def test_a_weight_the_replicas_cannot_approach_is_refused_naming_the_field() -> None:
     md = canary_md([{"weight": 10, "pauseSeconds": 30}])
     result = plan(md)
-    degraded = condition(result, c.DEGRADED)
+    degraded = cond(result, c.DEGRADED)
     assert degraded["reason"] == c.REASON_INVALID_SPEC
     assert "spec.rollout.steps[0].weight: asked 10%, serving 1/4 = 25%" in degraded["message"]
     assert result.canary_deployment is None
@@ -346,7 +326,7 @@ def test_a_manual_pause_waits_for_the_promote_annotation() -> None:
     md, result = paused()
     assert result.status["canary"]["phase"] == "Paused"
     assert result.status["canary"]["step"] == 1
-    progressing = condition(result, c.PROGRESSING)
+    progressing = cond(result, c.PROGRESSING)
     assert progressing["reason"] == c.REASON_PAUSED
     assert f"{PROMOTE_ANNOTATION}={NEW}" in progressing["message"]
     assert c.EVENT_CANARY_PAUSED in reasons(result)
@@ -437,7 +417,7 @@ def test_a_refused_canary_goes_on_once_the_spec_is_fixed() -> None:
     md["spec"]["rollout"]["steps"] = STEPS
     fixed = plan(md, canary=0, now=later(10))
     assert fixed.status["canary"]["phase"] == "Progressing" and replicas(fixed.canary_deployment) == 1
-    assert condition(fixed, c.DEGRADED)["status"] == "False"
+    assert cond(fixed, c.DEGRADED)["status"] == "False"
 
 
 def test_switching_back_to_rolling_update_stops_the_canary() -> None:

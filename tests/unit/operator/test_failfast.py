@@ -11,8 +11,9 @@ import pytest
 from modelops_operator import conditions as c
 from modelops_operator import failfast, reconcile
 from modelops_operator.settings import Settings
-from modelops_operator.state import DeploymentState, Observed, PodState
-from support.operator_objects import T0, later, model_deployment, model_version
+from modelops_operator.state import DeploymentState, PodState
+from support.operator_objects import later, model_deployment
+from support.reconcile_scenes import cond, observe, reasons, serving
 
 SETTINGS = Settings()
 MISMATCH = "sha256 mismatch for model.onnx: expected aa, got bb"
@@ -31,34 +32,6 @@ def loading(name: str = "new-2") -> PodState:
 def transient(name: str = "new-2") -> PodState:
     reason = "model version directory /models/m/v1.2.0 does not exist"
     return PodState(name=name, version="v1.2.0", ready=False, health_reason=reason, failed_since=REPORTED)
-
-
-def observe(md: dict[str, Any], *, deployment: DeploymentState, pods: Any = (), now: Any = T0) -> Observed:
-    stable = (md.get("status") or {}).get("stableVersion")
-    return Observed(
-        md=md,
-        now=now,
-        target_mv=model_version(md["spec"]["version"]),
-        stable_mv=model_version(stable) if stable else None,
-        deployment=deployment,
-        pods=tuple(pods),
-    )
-
-
-def serving(version: str) -> dict[str, Any]:
-    """Status of a deployment whose `version` is serving and stable (2 pods)."""
-    done = DeploymentState(version=version, replicas=2, status_replicas=2, updated=2, ready=2, available=2)
-    return reconcile.plan(observe(model_deployment(version), deployment=done), SETTINGS).status
-
-
-def cond(plan: reconcile.Plan, kind: str) -> dict[str, Any]:
-    found = c.find(plan.status["conditions"], kind)
-    assert found is not None, plan.status["conditions"]
-    return found
-
-
-def reasons(plan: reconcile.Plan) -> list[str]:
-    return [e.reason for e in plan.events]
 
 
 OLD = (PodState("old-1", "v1.1.0", True), PodState("old-2", "v1.1.0", True))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Any
 
 from modelops_operator import conditions as c
@@ -11,40 +10,10 @@ from modelops_operator import reconcile
 from modelops_operator.settings import Settings
 from modelops_operator.state import DeploymentState, Observed, PodState
 from support.operator_objects import T0, later, model_deployment, model_version
+from support.reconcile_scenes import cond, done, observe, reasons, serving
 
 SETTINGS = Settings()
 MISMATCH = "sha256 mismatch for model.onnx: expected aa, got bb"
-
-
-def observe(
-    md: dict[str, Any],
-    *,
-    deployment: DeploymentState | None = None,
-    pods: tuple[PodState, ...] = (),
-    now: datetime = T0,
-    mv: bool = True,
-) -> Observed:
-    """An observation where every ModelVersion named by spec and stableVersion exists."""
-    stable = (md.get("status") or {}).get("stableVersion")
-    return Observed(
-        md=md,
-        now=now,
-        target_mv=model_version(md["spec"]["version"]) if mv else None,
-        stable_mv=model_version(stable) if stable else None,
-        deployment=deployment,
-        pods=pods,
-    )
-
-
-def done(version: str, replicas: int = 2) -> DeploymentState:
-    return DeploymentState(
-        version=version,
-        replicas=replicas,
-        status_replicas=replicas,
-        updated=replicas,
-        ready=replicas,
-        available=replicas,
-    )
 
 
 def stuck(version: str, *, stalled: bool = False) -> DeploymentState:
@@ -58,22 +27,6 @@ def stuck(version: str, *, stalled: bool = False) -> DeploymentState:
         available=2,
         progress_deadline_exceeded=stalled,
     )
-
-
-def cond(plan: reconcile.Plan, kind: str) -> dict[str, Any]:
-    found = c.find(plan.status["conditions"], kind)
-    assert found is not None, f"no {kind} condition in {plan.status['conditions']}"
-    return found
-
-
-def reasons(plan: reconcile.Plan) -> list[str]:
-    return [e.reason for e in plan.events]
-
-
-def serving(version: str) -> dict[str, Any]:
-    """Status of a deployment whose `version` is serving and stable."""
-    md = model_deployment(version)
-    return reconcile.plan(observe(md, deployment=done(version)), SETTINGS).status
 
 
 def failed_rollout(new: str = "v1.2.0", stable: str = "v1.1.0", **spec: Any) -> reconcile.Plan:
@@ -300,16 +253,7 @@ def test_stable_version_is_never_marked_failed_while_the_failed_pods_go_away() -
     reverted = failed_rollout()
     md = model_deployment("v1.1.0", status=reverted.status)
     md["metadata"]["generation"] = 2  # the revert patch changed the spec
-    leftover = DeploymentState(
-        version="v1.1.0",
-        replicas=2,
-        status_replicas=3,
-        updated=2,
-        ready=2,
-        available=2,
-        progress_deadline_exceeded=True,
-        progress_deadline_at=later(60),
-    )
+    leftover = dataclasses.replace(stuck("v1.1.0", stalled=True), updated=2, progress_deadline_at=later(60))
     plan = reconcile.plan(observe(md, deployment=leftover, now=later(200)), SETTINGS)
     assert [f["version"] for f in plan.status["failedVersions"]] == ["v1.2.0"]
     assert cond(plan, c.DEGRADED)["reason"] == c.REASON_ROLLED_BACK
@@ -319,28 +263,10 @@ def test_stable_version_is_never_marked_failed_while_the_failed_pods_go_away() -
 def test_deadline_exceeded_before_this_rollout_started_is_ignored() -> None:
     md = model_deployment("v1.3.0", status=serving("v1.1.0"))
     md["status"] = reconcile.plan(observe(md, deployment=done("v1.1.0"), now=later(100)), SETTINGS).status
-    old = DeploymentState(
-        version="v1.3.0",
-        replicas=2,
-        status_replicas=3,
-        updated=1,
-        ready=2,
-        available=2,
-        progress_deadline_exceeded=True,
-        progress_deadline_at=later(50),
-    )
+    old = dataclasses.replace(stuck("v1.3.0", stalled=True), progress_deadline_at=later(50))
     plan = reconcile.plan(observe(md, deployment=old, now=later(110)), SETTINGS)
     assert "failedVersions" not in plan.status
-    fresh = DeploymentState(
-        version="v1.3.0",
-        replicas=2,
-        status_replicas=3,
-        updated=1,
-        ready=2,
-        available=2,
-        progress_deadline_exceeded=True,
-        progress_deadline_at=later(105),
-    )
+    fresh = dataclasses.replace(stuck("v1.3.0", stalled=True), progress_deadline_at=later(105))
     failed = reconcile.plan(observe(md, deployment=fresh, now=later(110)), SETTINGS)
     assert failed.status["failedVersions"][0]["cause"] == c.CAUSE_PROGRESS_DEADLINE
 

@@ -13,8 +13,9 @@ from modelops.vocabulary import ABORT_ANNOTATION
 from modelops_operator import builders, reconcile
 from modelops_operator import conditions as c
 from modelops_operator.settings import Settings
-from modelops_operator.state import DeploymentState, Observed, PodState, ShadowObserved
+from modelops_operator.state import Observed, PodState, ShadowObserved
 from support.operator_objects import T0, later, model_deployment, model_version
+from support.reconcile_scenes import done
 
 SETTINGS = Settings()
 NAME = "safety-classifier-production"
@@ -22,13 +23,6 @@ SHADOW = f"{NAME}-shadow"
 STABLE, NEW = "v1.1.0", "v1.2.0"
 IP = "10.96.0.42"
 SPEC = {"sampleFraction": 0.5, "durationSeconds": 60, "minRequests": 50}
-
-
-def done(version: str, replicas: int) -> DeploymentState:
-    return DeploymentState(
-        version=version, replicas=replicas, status_replicas=replicas, updated=replicas, ready=replicas,
-        available=replicas,
-    )  # fmt: skip
 
 
 def stable_pods(count: int = 2) -> tuple[PodState, ...]:

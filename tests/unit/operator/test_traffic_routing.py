@@ -12,8 +12,9 @@ from modelops.vocabulary import ABORT_ANNOTATION, VERSION_LABEL
 from modelops_operator import conditions as c
 from modelops_operator import reconcile, traffic_routing
 from modelops_operator.settings import Settings
-from modelops_operator.state import DeploymentState, Observed, ObservedRoute, PodState
+from modelops_operator.state import Observed, ObservedRoute, PodState
 from support.operator_objects import T0, later, model_deployment, model_version
+from support.reconcile_scenes import done
 
 SETTINGS = Settings()
 NAME = "safety-classifier-production"
@@ -33,11 +34,6 @@ def http_route(*refs: dict[str, Any]) -> dict[str, Any]:
         "metadata": {"name": ROUTE, "namespace": "default"},
         "spec": {"rules": [{"backendRefs": ours}, {"backendRefs": [GATEWAY_REF]}]},
     }
-
-
-def done(version: str, replicas: int) -> DeploymentState:
-    counts = dict.fromkeys(("replicas", "status_replicas", "updated", "ready", "available"), replicas)
-    return DeploymentState(version, **counts)
 
 
 def pods(version: str, count: int) -> tuple[PodState, ...]:
