@@ -6,6 +6,7 @@ Each of those files once had its own copy of these; one copy keeps the observati
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +48,27 @@ def serving(version: str) -> dict[str, Any]:
     """Status of a ModelDeployment whose `version` serves (2 pods) and is stable."""
     md = model_deployment(version)
     return reconcile.plan(observe(md, deployment=done(version)), Settings()).status
+
+
+def stable_status(version: str, replicas: int = 2) -> dict[str, Any]:
+    """Status of a ModelDeployment whose first version rolled out in full and became stable: what the
+    plan of its creation wrote, then the plan that saw its Deployment complete."""
+    md, settings = model_deployment(version, replicas=replicas), Settings()
+    md["status"] = reconcile.plan(Observed(md=md, now=T0, target_mv=model_version(version)), settings).status
+    obs = Observed(md=md, now=T0, target_mv=model_version(version), deployment=done(version, replicas))
+    return reconcile.plan(obs, settings).status
+
+
+def pods(version: str, count: int, *, ready: bool = True, restarts: int = 0) -> tuple[PodState, ...]:
+    """`count` pods of `version`, named `<version>-<i>`."""
+    return tuple(PodState(f"{version}-{i}", version, ready, restarts) for i in range(count))
+
+
+def after(md: dict[str, Any], plan: reconcile.Plan) -> dict[str, Any]:
+    """`md` with the status the plan wrote (what the next reconcile reads)."""
+    md = copy.deepcopy(md)
+    md["status"] = copy.deepcopy(plan.status)
+    return md
 
 
 def cond(plan: reconcile.Plan, kind: str) -> dict[str, Any]:

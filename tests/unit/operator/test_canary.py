@@ -3,88 +3,31 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime
 from typing import Any
 
-from modelops.vocabulary import ABORT_ANNOTATION, PROMOTE_ANNOTATION
+from modelops.vocabulary import ABORT_ANNOTATION
 from modelops_operator import builders, reconcile
 from modelops_operator import conditions as c
 from modelops_operator.analysis import Snapshot
 from modelops_operator.analysis.samples import ERRORS, REQUESTS
 from modelops_operator.settings import Settings
 from modelops_operator.state import Observed, PodState
+from support.canary_scenes import (
+    NAME,
+    NEW,
+    SLOT_B,
+    STABLE,
+    STEPS,
+    at_first_step,
+    canary_md,
+    paused,
+    plan,
+    replicas,
+)
 from support.operator_objects import T0, later, model_deployment, model_version
-from support.reconcile_scenes import cond, done, reasons
+from support.reconcile_scenes import after, cond, done, pods, reasons
 
 SETTINGS = Settings()
-NAME = "safety-classifier-production"
-SLOT_B = f"{NAME}-b"
-STABLE, NEW = "v1.1.0", "v1.2.0"
-STEPS = [{"weight": 25, "pauseSeconds": 30}, {"weight": 50, "pauseSeconds": 30}]
-
-
-def pods(version: str, count: int, *, ready: bool = True, restarts: int = 0) -> tuple[PodState, ...]:
-    return tuple(PodState(f"{version}-{i}", version, ready, restarts) for i in range(count))
-
-
-def serving_status() -> dict[str, Any]:
-    md = model_deployment(STABLE, replicas=4)
-    status = reconcile.plan(Observed(md=md, now=T0, target_mv=model_version(STABLE)), SETTINGS).status
-    md["status"] = status
-    obs = Observed(md=md, now=T0, target_mv=model_version(STABLE), deployment=done(STABLE, 4))
-    return reconcile.plan(obs, SETTINGS).status
-
-
-def canary_md(steps: list[dict[str, Any]] | None = None, **rollout: Any) -> dict[str, Any]:
-    spec = {"strategy": "Canary", "steps": steps or STEPS, **rollout}
-    return model_deployment(NEW, status=serving_status(), replicas=4, rollout=spec)
-
-
-def plan(
-    md: dict[str, Any],
-    *,
-    stable: int = 4,
-    canary: int | None = None,
-    ready: tuple[PodState, ...] = (),
-    now: datetime = T0,
-    samples: Snapshot | None = None,
-) -> reconcile.Plan:
-    """One reconcile: the stable slot at `stable` pods, the canary slot at `canary` (None: absent)."""
-    status = md.get("status") or {}
-    stable_version = status.get("stableVersion")
-    slot = status.get("stableDeployment") or NAME
-    stable_dep = done(stable_version if slot == NAME or stable_version != NEW else NEW, stable)
-    obs = Observed(
-        md=md,
-        now=now,
-        target_mv=model_version(md["spec"]["version"]),
-        stable_mv=model_version(stable_version) if stable_version else None,
-        deployment=stable_dep,
-        other_deployment=None if canary is None else done(md["spec"]["version"], canary),
-        pods=pods(STABLE, stable) + ready,
-        analysis_samples=samples,
-    )
-    return reconcile.plan(obs, SETTINGS)
-
-
-def after(md: dict[str, Any], result: reconcile.Plan) -> dict[str, Any]:
-    """`md` with the status the plan wrote (what the next reconcile reads)."""
-    md = copy.deepcopy(md)
-    md["status"] = copy.deepcopy(result.status)
-    return md
-
-
-def replicas(obj: dict[str, Any] | None) -> int:
-    assert obj is not None
-    return int(obj["spec"]["replicas"])
-
-
-def at_first_step() -> tuple[dict[str, Any], reconcile.Plan]:
-    """The canary started, then its 1 pod ready and the stable Deployment down to 3: step 1 reached."""
-    md = canary_md()
-    md = after(md, plan(md))
-    result = plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(20))
-    return md, result
 
 
 def test_start_creates_the_canary_deployment_beside_the_stable_one() -> None:
@@ -290,80 +233,6 @@ def test_a_canary_pod_never_ready_fails_at_the_readiness_deadline() -> None:
     assert "failedVersions" not in plan(md, canary=1, ready=unready, now=later(59)).status
     result = plan(md, canary=1, ready=unready, now=later(61))
     assert result.status["failedVersions"][0]["cause"] == c.CAUSE_READINESS_TIMEOUT
-
-
-def test_a_weight_the_replicas_cannot_approach_is_refused_naming_the_field() -> None:
-    md = canary_md([{"weight": 10, "pauseSeconds": 30}])
-    result = plan(md)
-    degraded = cond(result, c.DEGRADED)
-    assert degraded["reason"] == c.REASON_INVALID_SPEC
-    assert "spec.rollout.steps[0].weight: asked 10%, serving 1/4 = 25%" in degraded["message"]
-    assert result.canary_deployment is None
-    assert builders.template_version(result.deployment) == STABLE and replicas(result.deployment) == 4
-
-
-def test_allow_coarse_weights_serves_the_nearest_split() -> None:
-    md = canary_md([{"weight": 10, "pauseSeconds": 30}], allowCoarseWeights=True)
-    result = plan(md)
-    assert replicas(result.canary_deployment) == 1
-    assert result.status["canary"]["weight"]["servingPercent"] == 25
-
-
-def test_the_tolerance_is_configurable() -> None:
-    md = canary_md([{"weight": 20, "pauseSeconds": 30}], weightTolerance=5)
-    assert plan(md).canary_deployment is not None  # 25 % is 5 points off
-    md = canary_md([{"weight": 20, "pauseSeconds": 30}], weightTolerance=4)
-    assert plan(md).canary_deployment is None
-
-
-def paused() -> tuple[dict[str, Any], reconcile.Plan]:
-    md = canary_md([{"weight": 25, "pauseSeconds": 0}, {"pause": True}])
-    md = after(md, plan(md))
-    return md, plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(20))
-
-
-def test_a_manual_pause_waits_for_the_promote_annotation() -> None:
-    md, result = paused()
-    assert result.status["canary"]["phase"] == "Paused"
-    assert result.status["canary"]["step"] == 1
-    progressing = cond(result, c.PROGRESSING)
-    assert progressing["reason"] == c.REASON_PAUSED
-    assert f"{PROMOTE_ANNOTATION}={NEW}" in progressing["message"]
-    assert c.EVENT_CANARY_PAUSED in reasons(result)
-    md = after(md, result)
-    still = plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(3600))
-    assert still.status["canary"]["phase"] == "Paused" and still.events == []
-
-
-def test_the_promote_annotation_ends_the_pause() -> None:
-    md, result = paused()
-    md = after(md, result)
-    md["metadata"]["annotations"] = {PROMOTE_ANNOTATION: NEW}
-    approved = plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(30))
-    assert PROMOTE_ANNOTATION in approved.remove_annotations
-    assert c.EVENT_PROMOTE_REQUESTED in reasons(approved)
-    assert approved.status["canary"]["phase"] == "Promoting"
-    assert replicas(approved.canary_deployment) == 4
-
-
-def test_the_abort_annotation_aborts_through_the_rollback_path() -> None:
-    md, result = paused()
-    md = after(md, result)
-    md["metadata"]["annotations"] = {ABORT_ANNOTATION: NEW}
-    aborted = plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(30))
-    assert ABORT_ANNOTATION in aborted.remove_annotations
-    assert aborted.status["failedVersions"][0]["cause"] == c.CAUSE_ABORTED
-    assert SLOT_B in aborted.scale_to_zero and replicas(aborted.deployment) == 4
-    assert c.EVENT_ABORT_REQUESTED in reasons(aborted) and c.EVENT_ROLLED_BACK in reasons(aborted)
-
-
-def test_an_annotation_for_another_version_is_removed_and_ignored() -> None:
-    md, result = paused()
-    md = after(md, result)
-    md["metadata"]["annotations"] = {ABORT_ANNOTATION: "v9.9.9"}
-    ignored = plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(30))
-    assert ABORT_ANNOTATION in ignored.remove_annotations
-    assert "failedVersions" not in ignored.status and ignored.status["canary"]["phase"] == "Paused"
 
 
 def test_a_restarted_operator_continues_the_same_step() -> None:

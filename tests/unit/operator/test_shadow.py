@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import datetime
 from typing import Any
@@ -15,7 +14,7 @@ from modelops_operator import conditions as c
 from modelops_operator.settings import Settings
 from modelops_operator.state import Observed, PodState, ShadowObserved
 from support.operator_objects import T0, later, model_deployment, model_version
-from support.reconcile_scenes import done
+from support.reconcile_scenes import after, done, stable_status
 
 SETTINGS = Settings()
 NAME = "safety-classifier-production"
@@ -29,17 +28,9 @@ def stable_pods(count: int = 2) -> tuple[PodState, ...]:
     return tuple(PodState(f"stable-{i}", STABLE, True) for i in range(count))
 
 
-def serving_status() -> dict[str, Any]:
-    md = model_deployment(STABLE)
-    status = reconcile.plan(Observed(md=md, now=T0, target_mv=model_version(STABLE)), SETTINGS).status
-    md["status"] = status
-    obs = Observed(md=md, now=T0, target_mv=model_version(STABLE), deployment=done(STABLE, 2))
-    return reconcile.plan(obs, SETTINGS).status
-
-
 def shadow_md(analysis: dict[str, Any] | None = None, **shadow: Any) -> dict[str, Any]:
     rollout = {"strategy": "Shadow", "shadow": {**SPEC, **shadow}}
-    md = model_deployment(NEW, status=serving_status(), rollout=rollout)
+    md = model_deployment(NEW, status=stable_status(STABLE), rollout=rollout)
     if analysis is not None:
         md["spec"]["rollback"]["analysis"] = analysis
     return md
@@ -75,12 +66,6 @@ def plan(
         shadow=observed,
     )
     return reconcile.plan(obs, SETTINGS)
-
-
-def after(md: dict[str, Any], result: reconcile.Plan) -> dict[str, Any]:
-    md = copy.deepcopy(md)
-    md["status"] = copy.deepcopy(result.status)
-    return md
 
 
 def kinds(result: reconcile.Plan) -> dict[str, dict[str, Any]]:

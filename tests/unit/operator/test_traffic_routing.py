@@ -4,7 +4,6 @@ field). The pure plan, transition by transition; tests/integration/test_traffic_
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any
 
@@ -12,9 +11,9 @@ from modelops.vocabulary import ABORT_ANNOTATION, VERSION_LABEL
 from modelops_operator import conditions as c
 from modelops_operator import reconcile, traffic_routing
 from modelops_operator.settings import Settings
-from modelops_operator.state import Observed, ObservedRoute, PodState
+from modelops_operator.state import Observed, ObservedRoute
 from support.operator_objects import T0, later, model_deployment, model_version
-from support.reconcile_scenes import done
+from support.reconcile_scenes import after, done, pods, stable_status
 
 SETTINGS = Settings()
 NAME = "safety-classifier-production"
@@ -36,22 +35,11 @@ def http_route(*refs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def pods(version: str, count: int) -> tuple[PodState, ...]:
-    return tuple(PodState(f"{version}-{i}", version, True) for i in range(count))
-
-
-def serving_status() -> dict[str, Any]:
-    md = model_deployment(STABLE, replicas=4)
-    md["status"] = reconcile.plan(Observed(md=md, now=T0, target_mv=model_version(STABLE)), SETTINGS).status
-    obs = Observed(md=md, now=T0, target_mv=model_version(STABLE), deployment=done(STABLE, 4))
-    return reconcile.plan(obs, SETTINGS).status
-
-
 def routed_md(route: str | None = ROUTE) -> dict[str, Any]:
     rollout: dict[str, Any] = {"strategy": "Canary", "steps": STEPS}
     if route:
         rollout["trafficRouting"] = {"httpRoute": route}
-    return model_deployment(NEW, status=serving_status(), replicas=4, rollout=rollout)
+    return model_deployment(NEW, status=stable_status(STABLE, 4), replicas=4, rollout=rollout)
 
 
 def plan(
@@ -76,12 +64,6 @@ def plan(
         http_route=route,
     )
     return reconcile.plan(obs, SETTINGS)
-
-
-def after(md: dict[str, Any], result: reconcile.Plan) -> dict[str, Any]:
-    md = copy.deepcopy(md)
-    md["status"] = copy.deepcopy(result.status)
-    return md
 
 
 def weights(result: reconcile.Plan, route: dict[str, Any]) -> dict[str, int]:
