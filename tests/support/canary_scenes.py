@@ -72,3 +72,11 @@ def paused() -> tuple[dict[str, Any], reconcile.Plan]:
     md = canary_md([{"weight": 25, "pauseSeconds": 0}, {"pause": True}])
     md = after(md, plan(md))
     return md, plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(20))
+
+
+def annotated_while_paused(annotation: str, value: str) -> tuple[dict[str, Any], reconcile.Plan]:
+    """The paused canary once a user set `annotation=value` on it, and the reconcile that reads it."""
+    md, result = paused()
+    md = after(md, result)
+    md["metadata"]["annotations"] = {annotation: value}
+    return md, plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(30))

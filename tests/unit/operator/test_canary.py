@@ -18,6 +18,7 @@ from support.canary_scenes import (
     SLOT_B,
     STABLE,
     STEPS,
+    annotated_while_paused,
     at_first_step,
     canary_md,
     paused,
@@ -247,10 +248,8 @@ def test_a_restarted_operator_continues_the_same_step() -> None:
 
 
 def test_after_an_abort_the_idle_canary_slot_is_kept_at_zero() -> None:
-    md, result = paused()
-    md = after(md, result)
-    md["metadata"]["annotations"] = {ABORT_ANNOTATION: NEW}
-    md = after(md, plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(30)))
+    md, aborted = annotated_while_paused(ABORT_ANNOTATION, NEW)
+    md = after(md, aborted)
     md["metadata"]["annotations"] = {}
     # The scale-down did not apply (operator stopped): the next reconcile scales the canary to 0 again.
     again = plan(md, stable=4, canary=1, ready=pods(NEW, 1), now=later(31))

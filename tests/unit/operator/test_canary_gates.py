@@ -6,7 +6,16 @@ from __future__ import annotations
 from modelops.vocabulary import ABORT_ANNOTATION, PROMOTE_ANNOTATION
 from modelops_operator import builders
 from modelops_operator import conditions as c
-from support.canary_scenes import NEW, SLOT_B, STABLE, canary_md, paused, plan, replicas
+from support.canary_scenes import (
+    NEW,
+    SLOT_B,
+    STABLE,
+    annotated_while_paused,
+    canary_md,
+    paused,
+    plan,
+    replicas,
+)
 from support.operator_objects import later
 from support.reconcile_scenes import after, cond, pods, reasons
 
@@ -49,10 +58,7 @@ def test_a_manual_pause_waits_for_the_promote_annotation() -> None:
 
 
 def test_the_promote_annotation_ends_the_pause() -> None:
-    md, result = paused()
-    md = after(md, result)
-    md["metadata"]["annotations"] = {PROMOTE_ANNOTATION: NEW}
-    approved = plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(30))
+    _, approved = annotated_while_paused(PROMOTE_ANNOTATION, NEW)
     assert PROMOTE_ANNOTATION in approved.remove_annotations
     assert c.EVENT_PROMOTE_REQUESTED in reasons(approved)
     assert approved.status["canary"]["phase"] == "Promoting"
@@ -60,10 +66,7 @@ def test_the_promote_annotation_ends_the_pause() -> None:
 
 
 def test_the_abort_annotation_aborts_through_the_rollback_path() -> None:
-    md, result = paused()
-    md = after(md, result)
-    md["metadata"]["annotations"] = {ABORT_ANNOTATION: NEW}
-    aborted = plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(30))
+    _, aborted = annotated_while_paused(ABORT_ANNOTATION, NEW)
     assert ABORT_ANNOTATION in aborted.remove_annotations
     assert aborted.status["failedVersions"][0]["cause"] == c.CAUSE_ABORTED
     assert SLOT_B in aborted.scale_to_zero and replicas(aborted.deployment) == 4
@@ -71,9 +74,6 @@ def test_the_abort_annotation_aborts_through_the_rollback_path() -> None:
 
 
 def test_an_annotation_for_another_version_is_removed_and_ignored() -> None:
-    md, result = paused()
-    md = after(md, result)
-    md["metadata"]["annotations"] = {ABORT_ANNOTATION: "v9.9.9"}
-    ignored = plan(md, stable=3, canary=1, ready=pods(NEW, 1), now=later(30))
+    _, ignored = annotated_while_paused(ABORT_ANNOTATION, "v9.9.9")
     assert ABORT_ANNOTATION in ignored.remove_annotations
     assert "failedVersions" not in ignored.status and ignored.status["canary"]["phase"] == "Paused"
