@@ -38,7 +38,7 @@ from modelops_operator.workqueue import Backoff, WorkQueue
 
 MD, MV = MODEL_DEPLOYMENTS, MODEL_VERSIONS
 OWNED = {MANAGED_BY_LABEL: MANAGER}
-OWNED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGER}"
+OWNED_SELECTOR = ",".join(f"{key}={value}" for key, value in OWNED.items())  # the same, as a list query
 OWNED_APIS = (("/apis/apps/v1", "deployments"), ("/api/v1", "pods"))  # what the owned-object watches see
 METADATA_LIST = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}
 # kopf's watch timing. The apiserver ends each watch request after WATCH_SERVER_S; the client gives up
@@ -195,21 +195,13 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         on_owned(runtime, "Pod", event.get("type"), body)
 
 
-def _metadata(runtime: Runtime, plural: str) -> list[dict[str, Any]]:
-    """The metadata of every watched object of `plural` (a metadata-only list: no specs, no statuses)."""
-    namespaces = runtime.settings.namespaces
-    paths = [custom_path(ns, plural) for ns in namespaces] or [f"{GROUP_PATH}/{plural}"]
-    return _list_metadata(runtime, paths)
-
-
-def _owned_metadata(runtime: Runtime, api: str, plural: str) -> list[dict[str, Any]]:
-    """The metadata of every object of `plural` (under `api`) that the owned-object watch selects."""
+def _metadata(
+    runtime: Runtime, plural: str, api: str = GROUP_PATH, selector: str | None = None
+) -> list[dict[str, Any]]:
+    """The metadata of every watched object of `plural` under `api` (modelops.io by default), those
+    `selector` selects when given: a metadata-only list, no specs, no statuses."""
     namespaces = runtime.settings.namespaces
     paths = [f"{api}/namespaces/{ns}/{plural}" for ns in namespaces] or [f"{api}/{plural}"]
-    return _list_metadata(runtime, paths, OWNED_SELECTOR)
-
-
-def _list_metadata(runtime: Runtime, paths: list[str], selector: str | None = None) -> list[dict[str, Any]]:
     query = {"labelSelector": selector} if selector else None
     found = [runtime.kube.request("GET", path, headers=METADATA_LIST, query=query) for path in paths]
     return [item["metadata"] for listed in found for item in listed.get("items") or []]  # null when none
@@ -227,7 +219,11 @@ def list_watched(runtime: Runtime) -> list[Listed]:
     ModelVersions, and the Deployments and pods the operator owns (a stalled owned-object watch
     would otherwise leave rollouts, readiness and fail-fast rollback to the safety resync)."""
     found = [(plural, meta) for plural in (MD, MV) for meta in _metadata(runtime, plural)]
-    found += [(plural, meta) for api, plural in OWNED_APIS for meta in _owned_metadata(runtime, api, plural)]
+    found += [
+        (plural, meta)
+        for api, plural in OWNED_APIS
+        for meta in _metadata(runtime, plural, api, OWNED_SELECTOR)
+    ]
     return [
         Listed(meta["uid"], meta["resourceVersion"], f"{plural} {meta['namespace']}/{meta['name']}")
         for plural, meta in found
